@@ -1,0 +1,313 @@
+"""GCTX (HDF5) reader and writer for CMap / LINCS L1000 matrices, using h5py only.
+
+Layout (CMap's GCTX 1.0): ``/0/DATA/0/matrix`` stored samples x genes (h5py shape
+``(n_samples, n_genes)``), ids at ``/0/META/COL/id`` (samples) and ``/0/META/ROW/id`` (genes), one
+1-D dataset per metadata field under ``/0/META/COL`` and ``/0/META/ROW``, root attribute
+``version = "GCTX1.0"``.
+
+Ids are always returned as ``str`` whatever the file stores (int, float, fixed-length bytes);
+bytes are decoded as UTF-8 with a latin-1 fallback (CMap files hold ``b"10 \\xb5M"``). In
+metadata, CMap's missing-value sentinel ``-666`` (number or string such as ``"-666.00"``) and empty
+strings become NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from dvgs.io.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+Axis = Literal["col", "row"]
+
+MATRIX_PATH = "0/DATA/0/matrix"
+META_PATH = {"col": "0/META/COL", "row": "0/META/ROW"}
+MISSING_SENTINEL = -666.0
+_MISSING_STRINGS = frozenset({"", "-666", "-666.0", "-666.00", "-666.000"})
+# Rows of the matrix read per h5py call when selecting samples; bounds peak memory of one call.
+_READ_BLOCK_ROWS = 1024
+
+
+def _decode_bytes(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _to_str(value: object) -> str:
+    """One id or metadata value as str (bytes decoded, integral floats without ``.0``)."""
+    if isinstance(value, bytes | np.bytes_):
+        return _decode_bytes(bytes(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def decode_ids(values: np.ndarray) -> list[str]:
+    """Decode an id dataset (int, float or bytes) to a list of str."""
+    return [_to_str(v) for v in values.tolist()]
+
+
+def _check_axis(axis: str) -> Axis:
+    if axis not in META_PATH:
+        raise ValueError(f"axis must be 'col' (samples) or 'row' (genes), got {axis!r}")
+    return axis  # type: ignore[return-value]
+
+
+def clean_meta_column(values: Sequence[object] | np.ndarray) -> pd.Series:
+    """Normalise one metadata column: decode bytes, -666 / empty -> NaN, numeric strings -> float.
+
+    A string column becomes float only when every non-missing value parses as a number (as
+    cmapPy does); otherwise it stays object dtype with str values and NaN for missing.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iuf":
+        out = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+        missing = out == MISSING_SENTINEL
+        if missing.any():
+            out = out.astype(np.float64)
+            out[missing] = np.nan
+        return pd.Series(out)
+    if arr.dtype.kind == "b":
+        return pd.Series(arr.astype(np.int64))
+    strs: list[str | float] = []
+    for v in arr.tolist():
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            strs.append(np.nan)
+            continue
+        s = _to_str(v)
+        strs.append(np.nan if s.strip() in _MISSING_STRINGS else s)
+    series = pd.Series(strs, dtype=object)
+    present = series.dropna()
+    if len(present) > 0:
+        numeric = pd.to_numeric(present, errors="coerce")
+        if not numeric.isna().any():
+            out = pd.Series(np.nan, index=series.index, dtype=np.float64)
+            out[present.index] = numeric.astype(np.float64)
+            return out
+    return series
+
+
+def read_ids(path: str | os.PathLike, axis: Axis) -> list[str]:
+    """Ids of one axis: ``"col"`` (samples) or ``"row"`` (genes), as str."""
+    axis = _check_axis(axis)
+    with h5py.File(path, "r") as f:
+        return decode_ids(f[f"{META_PATH[axis]}/id"][()])
+
+
+def read_meta(path: str | os.PathLike, axis: Axis) -> pd.DataFrame:
+    """Metadata of one axis as a DataFrame indexed by id (str); -666 -> NaN."""
+    axis = _check_axis(axis)
+    with h5py.File(path, "r") as f:
+        group = f[META_PATH[axis]]
+        ids = decode_ids(group["id"][()])
+        columns = {
+            name: clean_meta_column(group[name][()]).to_numpy()
+            for name in sorted(group.keys())
+            if name != "id" and isinstance(group[name], h5py.Dataset)
+        }
+    df = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
+    return df
+
+
+def _index_of(
+    path: str | os.PathLike, file_ids: list[str], wanted: Sequence[str], what: str
+) -> np.ndarray:
+    lookup: dict[str, int] = {}
+    for i, key in enumerate(file_ids):
+        if key in lookup:
+            raise ValueError(f"{path}: duplicate {what} id {key!r} in the file; ids must be unique")
+        lookup[key] = i
+    missing = [w for w in wanted if w not in lookup]
+    if missing:
+        raise KeyError(
+            f"{path}: {len(missing)} {what} id(s) not in the file, e.g. {missing[:5]} "
+            f"(file has {len(file_ids)} {what} ids)"
+        )
+    return np.fromiter((lookup[w] for w in wanted), dtype=np.int64, count=len(wanted))
+
+
+def _gene_spans(dset: h5py.Dataset, cols: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Group sorted unique gene indices by storage chunk: (start, stop, positions in slice).
+
+    Each span covers only the needed genes of one chunk column, so genes in chunks holding no
+    requested gene are never read.
+    """
+    n_genes = dset.shape[1]
+    width = dset.chunks[1] if dset.chunks is not None else n_genes
+    spans: list[tuple[int, int, np.ndarray]] = []
+    if len(cols) == 0:
+        return spans
+    chunk_of = cols // width
+    bounds = np.flatnonzero(np.diff(chunk_of)) + 1
+    for part in np.split(cols, bounds):
+        start, stop = int(part[0]), int(part[-1]) + 1
+        spans.append((start, stop, part - start))
+    return spans
+
+
+def _read_rows(
+    dset: h5py.Dataset, rows: np.ndarray, spans: list[tuple[int, int, np.ndarray]], n_cols: int
+) -> np.ndarray:
+    """Read sorted unique sample rows x selected genes (spans) into a float32 array."""
+    out = np.empty((len(rows), n_cols), dtype=np.float32)
+    if len(rows) == 0 or n_cols == 0:
+        return out
+    for b0 in range(0, len(rows), _READ_BLOCK_ROWS):
+        block = rows[b0 : b0 + _READ_BLOCK_ROWS]
+        lo, hi = int(block[0]), int(block[-1]) + 1
+        contiguous_run = (hi - lo) <= 2 * len(block)
+        col0 = 0
+        for start, stop, pos in spans:
+            if contiguous_run:
+                # Dense enough: one hyperslab over the row range, then pick rows.
+                part = dset[lo:hi, start:stop][block - lo]
+            else:
+                part = dset[block.tolist(), start:stop]
+            out[b0 : b0 + len(block), col0 : col0 + len(pos)] = part[:, pos]
+            col0 += len(pos)
+    return out
+
+
+def read_gctx(
+    path: str | os.PathLike,
+    sample_ids: Sequence[str] | None = None,
+    gene_ids: Sequence[str] | None = None,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Read a samples x genes float32 matrix, in the order asked.
+
+    ``sample_ids`` / ``gene_ids`` may be in any order and may repeat; ``None`` means all, in
+    file order. Unknown ids raise ``KeyError`` naming the file and up to 5 missing ids.
+    """
+    with h5py.File(path, "r") as f:
+        dset = f[MATRIX_PATH]
+        file_samples = decode_ids(f[f"{META_PATH['col']}/id"][()])
+        file_genes = decode_ids(f[f"{META_PATH['row']}/id"][()])
+        if dset.shape != (len(file_samples), len(file_genes)):
+            raise ValueError(
+                f"{path}: matrix shape {dset.shape} does not match "
+                f"{len(file_samples)} column ids x {len(file_genes)} row ids"
+            )
+        s_req = list(sample_ids) if sample_ids is not None else file_samples
+        g_req = list(gene_ids) if gene_ids is not None else file_genes
+        s_idx = _index_of(path, file_samples, s_req, "sample (column)")
+        g_idx = _index_of(path, file_genes, g_req, "gene (row)")
+        s_unique, s_inverse = np.unique(s_idx, return_inverse=True)
+        g_unique, g_inverse = np.unique(g_idx, return_inverse=True)
+        spans = _gene_spans(dset, g_unique)
+        data = _read_rows(dset, s_unique, spans, len(g_unique))
+    matrix = data[s_inverse][:, g_inverse]
+    logger.debug("read %s: %d samples x %d genes", path, *matrix.shape)
+    return (
+        np.ascontiguousarray(matrix, dtype=np.float32),
+        [str(s) for s in s_req],
+        [str(g) for g in g_req],
+    )
+
+
+def iter_blocks(
+    path: str | os.PathLike, gene_ids: Sequence[str] | None = None, block_size: int = 4096
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Yield (sample ids, float32 [b, n_genes]) blocks over all samples in file order."""
+    if block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    with h5py.File(path, "r") as f:
+        dset = f[MATRIX_PATH]
+        file_samples = decode_ids(f[f"{META_PATH['col']}/id"][()])
+        file_genes = decode_ids(f[f"{META_PATH['row']}/id"][()])
+        g_req = list(gene_ids) if gene_ids is not None else file_genes
+        g_idx = _index_of(path, file_genes, g_req, "gene (row)")
+        g_unique, g_inverse = np.unique(g_idx, return_inverse=True)
+        spans = _gene_spans(dset, g_unique)
+        for start in range(0, len(file_samples), block_size):
+            stop = min(start + block_size, len(file_samples))
+            rows = np.arange(start, stop, dtype=np.int64)
+            block = _read_rows(dset, rows, spans, len(g_unique))[:, g_inverse]
+            yield file_samples[start:stop], np.ascontiguousarray(block)
+
+
+def _encode_strings(values: Sequence[str]) -> np.ndarray:
+    encoded = [str(v).encode("utf-8") for v in values]
+    width = max((len(e) for e in encoded), default=1) or 1
+    return np.array(encoded, dtype=f"S{width}")
+
+
+def _meta_array(path: str | os.PathLike, name: str, column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=np.float64)
+    values = ["" if pd.isna(v) else _to_str(v) for v in column.tolist()]
+    return _encode_strings(values)
+
+
+def _write_meta(
+    f: h5py.File,
+    path: str | os.PathLike,
+    axis: Axis,
+    ids: Sequence[str],
+    meta: pd.DataFrame | None,
+) -> None:
+    group = f.create_group(META_PATH[axis])
+    group.create_dataset("id", data=_encode_strings([str(i) for i in ids]), track_times=False)
+    if meta is None:
+        return
+    missing = [i for i in ids if i not in meta.index]
+    if missing:
+        raise KeyError(f"{path}: {axis} metadata lacks {len(missing)} ids, e.g. {missing[:5]}")
+    aligned = meta.loc[list(ids)]
+    for name in sorted(str(c) for c in aligned.columns):
+        if name == "id":
+            continue
+        group.create_dataset(name, data=_meta_array(path, name, aligned[name]), track_times=False)
+
+
+def write_gctx(
+    path: str | os.PathLike,
+    matrix: np.ndarray,
+    sample_ids: Sequence[str],
+    gene_ids: Sequence[str],
+    col_meta: pd.DataFrame | None = None,
+    row_meta: pd.DataFrame | None = None,
+) -> None:
+    """Write a samples x genes matrix as GCTX 1.0 (float32, gzip 4 + shuffle), atomically.
+
+    Metadata frames are indexed by id; missing values are written as empty strings (string
+    fields) or NaN (numeric fields), never -666.
+    """
+    mat = np.asarray(matrix, dtype=np.float32)
+    if mat.ndim != 2 or mat.shape != (len(sample_ids), len(gene_ids)):
+        raise ValueError(
+            f"{path}: matrix shape {mat.shape} does not match "
+            f"{len(sample_ids)} sample ids x {len(gene_ids)} gene ids"
+        )
+    for what, ids in (("sample", sample_ids), ("gene", gene_ids)):
+        if len(set(ids)) != len(ids):
+            dup = pd.Index(list(ids))
+            raise ValueError(
+                f"{path}: duplicate {what} ids, e.g. {dup[dup.duplicated()].tolist()[:5]}"
+            )
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", track_order=False) as f:
+            f.attrs["version"] = np.bytes_(b"GCTX1.0")
+            kwargs: dict[str, object] = {}
+            if mat.size > 0:
+                kwargs = {
+                    "chunks": (min(mat.shape[0], 256), mat.shape[1]),
+                    "compression": "gzip",
+                    "compression_opts": 4,
+                    "shuffle": True,
+                }
+            f.create_dataset(MATRIX_PATH, data=mat, track_times=False, **kwargs)
+            _write_meta(f, path, "col", sample_ids, col_meta)
+            _write_meta(f, path, "row", gene_ids, row_meta)
+    logger.info("wrote %s: %d samples x %d genes", path, *mat.shape)

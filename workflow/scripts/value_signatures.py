@@ -1,0 +1,23 @@
+"""Rule value_signatures: DVGS values of one source shard for one seed."""
+
+from dvgs.io.atomic import write_tsv
+from dvgs.lincs.release import read_table
+from dvgs.lincs.valuation import value_signatures
+from dvgs.logs import setup_logging
+from dvgs.valuation.dvgs import DVGSSettings
+
+snakemake = globals()["snakemake"]
+setup_logging(snakemake.log)
+values = value_signatures(
+    snakemake.input.level5,
+    read_table(snakemake.input.split),
+    read_table(snakemake.input.genes)["gene_id"].tolist(),
+    DVGSSettings(**snakemake.params.settings),
+    seed=int(snakemake.wildcards.seed),
+    shard_index=int(snakemake.wildcards.shard),
+    n_shards=snakemake.params.n_shards,
+    checkpoint_path=snakemake.params.checkpoint,
+    progress=True,
+    **snakemake.params.model,
+)
+write_tsv(values, snakemake.output[0], float_format="%.9g")
