@@ -311,3 +311,64 @@ def write_gctx(
             _write_meta(f, path, "col", sample_ids, col_meta)
             _write_meta(f, path, "row", gene_ids, row_meta)
     logger.info("wrote %s: %d samples x %d genes", path, *mat.shape)
+
+
+class GctxWriter:
+    """Write a large samples x genes GCTX block by block (bounded memory), atomically.
+
+    Usage: ``with GctxWriter(path, n_samples, gene_ids, sample_ids) as w: w.write(start, block)``.
+    The file appears at ``path`` only when the ``with`` block completes and every row was
+    written. Blocks are stored uncompressed in chunks of ``chunk_rows`` x all genes by default,
+    like CMap's large release files.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        n_samples: int,
+        gene_ids: Sequence[str],
+        sample_ids: Sequence[str],
+        chunk_rows: int = 256,
+        compression: str | None = None,
+    ) -> None:
+        if len(sample_ids) != n_samples:
+            raise ValueError(f"{path}: {len(sample_ids)} sample ids for {n_samples} samples")
+        self.path = path
+        self.n_samples = n_samples
+        self.gene_ids = [str(g) for g in gene_ids]
+        self.sample_ids = [str(s) for s in sample_ids]
+        self.chunk_rows = max(1, min(chunk_rows, n_samples))
+        self.compression = compression
+        self._written = 0
+
+    def __enter__(self) -> GctxWriter:
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._file = h5py.File(tmp, "w")
+        self._file.attrs["version"] = np.bytes_(b"GCTX1.0")
+        self._dset = self._file.create_dataset(
+            MATRIX_PATH,
+            shape=(self.n_samples, len(self.gene_ids)),
+            dtype=np.float32,
+            chunks=(self.chunk_rows, len(self.gene_ids)),
+            compression=self.compression,
+            track_times=False,
+        )
+        _write_meta(self._file, self.path, "col", self.sample_ids, None)
+        _write_meta(self._file, self.path, "row", self.gene_ids, None)
+        return self
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Write rows ``start .. start + len(block)`` of the matrix."""
+        self._dset[start : start + block.shape[0]] = np.asarray(block, dtype=np.float32)
+        self._written += block.shape[0]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._file.close()
+        if exc_type is None and self._written != self.n_samples:
+            exc = ValueError(
+                f"{self.path}: {self._written} of {self.n_samples} rows written; file discarded"
+            )
+            self._atomic.__exit__(type(exc), exc, None)
+            raise exc
+        self._atomic.__exit__(exc_type, exc, tb)

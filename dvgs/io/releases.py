@@ -305,3 +305,21 @@ def resolve_checksums(release: Release, dest_dir: str | os.PathLike, **kwargs: A
                 listed,
             )
     return dataclasses.replace(release, files=files)
+
+
+def fetch_release_file(
+    release: Release, filename: str, dest_dir: str | os.PathLike, **kwargs: Any
+) -> Path:
+    """Fetch one file of ``release`` (by its local file name) into ``dest_dir``, verified.
+
+    Open checksums are first filled from the release's checksum listing (GEO's SHA512SUMS, the
+    example's SHA256SUMS), so every file is checked against the best checksum known.
+    """
+    resolved = resolve_checksums(release, dest_dir, **kwargs)
+    for rf in resolved.files.values():
+        if rf.filename == filename:
+            return rf.fetch(dest_dir, **kwargs)
+    raise KeyError(
+        f"release {release.name!r} has no file named {filename!r}; its files are "
+        f"{sorted(rf.filename for rf in release.files.values())}"
+    )

@@ -35,6 +35,7 @@ def prepare_release(
     out_genes: str | Path,
     pert_types: Sequence[str] | None = None,
     qc_pass_only: bool = False,
+    sigmetrics: str | Path | None = None,
 ) -> pd.DataFrame:
     """Write internal signature, instance and landmark-gene tables for one release.
 
@@ -43,7 +44,12 @@ def prepare_release(
     are left out and counted in the log (a level-5 file usually holds one perturbation type).
     """
     signatures = adapters.load_signatures(
-        siginfo, release_format, release_name, pert_types=pert_types, qc_pass_only=qc_pass_only
+        siginfo,
+        release_format,
+        release_name,
+        pert_types=pert_types,
+        qc_pass_only=qc_pass_only,
+        metrics_path=sigmetrics,
     )
     instances = adapters.load_instances(instinfo, release_format, release_name)
     genes = adapters.load_genes(geneinfo, release_format, release_name)

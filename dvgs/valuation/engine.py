@@ -368,6 +368,10 @@ def gradient_similarity(
     dropout is active. Results are float32 (float64 for float64 inputs), on the inputs' device.
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward/backward passes under autocast and
     is only allowed on CUDA; the reductions stay in float32.
+
+    Numerics: the closed-form Euclidean distance is ``sqrt(||g_k||^2 - 2 dot_k + ||G||^2)``
+    (clamped at 0), whose absolute error is about ``sqrt(machine eps) * ||G||`` when ``g_k ~ G``
+    (float32: ~3e-4 ||G||); the other similarities keep full relative precision.
     """
     _check_inputs(x, y)
     if similarity not in SIMILARITIES:

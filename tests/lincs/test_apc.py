@@ -110,7 +110,10 @@ def test_apc_hypothesis_groups(tmp_path_factory, sizes, seed, block, max_open) -
         groups.append([ids[i] for i in perm[start : start + size]])
         start += size
     signatures = pd.DataFrame(
-        {"sig_id": [f"sig{k}" for k in range(len(groups))], "distil_ids": ["|".join(g) for g in groups]}
+        {
+            "sig_id": [f"sig{k}" for k in range(len(groups))],
+            "distil_ids": ["|".join(g) for g in groups],
+        }
     )
     result = compute_apc(path, signatures, [str(g) for g in range(30)], block, max_open)
     for k, group in enumerate(groups):

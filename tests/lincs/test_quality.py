@@ -63,13 +63,17 @@ def fixture_tables():
             "apc_status": ["ok", "single_replicate", "ok", "no_replicates_listed"],
         }
     )
-    split = pd.DataFrame({"sig_id": ["s1", "s2", "s3", "s4"], "set": ["source", "source", "source", "target"]})
+    split = pd.DataFrame(
+        {"sig_id": ["s1", "s2", "s3", "s4"], "set": ["source", "source", "source", "target"]}
+    )
     values = aggregate_values([shard(["s1", "s2", "s3"], [0.5, 0.1, 0.3])], seeds=[0])
     return signatures, apc, split, values
 
 
 def test_quality_table_flags_and_statuses() -> None:
-    table = build_quality_table(*fixture_tables(), target_mode="all", low_percentile=34, high_percentile=90)
+    table = build_quality_table(
+        *fixture_tables(), target_mode="all", low_percentile=34, high_percentile=90
+    )
     by = table.set_index("sig_id")
     assert by.loc["s2", "quality_flag"] == "low"
     assert by.loc["s1", "quality_flag"] == "high"

@@ -15,7 +15,11 @@ def make_signatures(counts: list[int], seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     pert = np.concatenate([[f"BRD-{k}"] * c for k, c in enumerate(counts)])
     return pd.DataFrame(
-        {"sig_id": [f"s{i}" for i in range(pert.size)], "pert_id": pert, "apc": rng.random(pert.size)}
+        {
+            "sig_id": [f"s{i}" for i in range(pert.size)],
+            "pert_id": pert,
+            "apc": rng.random(pert.size),
+        }
     )
 
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.workflow
 
 
 def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "config"):
         src = ROOT / name
         if src.is_dir():

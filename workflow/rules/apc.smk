@@ -12,5 +12,7 @@ rule compute_apc:
         "logs/apc/{release}/compute_apc.log",
     benchmark:
         "benchmarks/apc/{release}/compute_apc.tsv"
+    conda:
+        "../../envs/io.yaml"
     script:
         "../scripts/compute_apc.py"

@@ -2,14 +2,30 @@ import re
 from pathlib import Path
 
 from dvgs.io.releases import get_release
+from dvgs.lincs.simulate import FILES as SIMULATED_FILES
 
 RELEASE_NAME = config["release"]
-RELEASE = get_release(RELEASE_NAME, config.get("releases") or None)
 DOWNLOADS = Path(config["downloads_dir"]) / RELEASE_NAME
+if RELEASE_NAME == "simulated":
+    # written by rule simulate_release (config key `simulation`), LINCS2020 layout
+    RELEASE_FORMAT = "lincs2020"
+    RELEASE_FILENAMES = dict(SIMULATED_FILES)
+    FILES_BY_NAME = {}
+else:
+    RELEASE = get_release(RELEASE_NAME, (config.get("releases") or {}).get(RELEASE_NAME))
+    RELEASE_FORMAT = RELEASE.format
+    RELEASE_FILENAMES = {key: f.filename for key, f in RELEASE.files.items()}
+    FILES_BY_NAME = {f.filename: f for f in RELEASE.files.values()}
 SEEDS = config["valuation"]["seeds"]
 SHARDS = list(range(config["valuation"]["n_shards"]))
 MODES = config["split"]["modes"]
-FILES_BY_NAME = {f.filename: f for f in RELEASE.files.values()}
+# the config keys LINCS results depend on (recorded in provenance; benchmark keys excluded so
+# that changing them does not rerun LINCS rules)
+LINCS_KEYS = (
+    "release", "releases", "downloads_dir", "signature_filters", "apc", "split", "valuation",
+    "filter_curves", "quality", "simulation",
+)
+LINCS_CONFIG = {key: config[key] for key in LINCS_KEYS if key in config}
 
 
 wildcard_constraints:
@@ -17,16 +33,27 @@ wildcard_constraints:
     seed=r"\d+",
     shard=r"\d+",
     mode="|".join(MODES),
-    filename="|".join(re.escape(name) for name in FILES_BY_NAME),
+    filename="|".join(re.escape(name) for name in FILES_BY_NAME) or "(?!)",
+    unzipped="|".join(re.escape(n[: -len(".gz")]) for n in FILES_BY_NAME if n.endswith(".gz"))
+    or "(?!)",
 
 
 def release_file(key):
-    """Staged path of one file of the configured release (level4, siginfo, ...)."""
-    return str(DOWNLOADS / RELEASE.files[key].filename)
+    """Staged path of one file of the configured release (level4, siginfo, ...).
+
+    Compressed GCTX files (GEO) are read after rule gunzip_release_file decompressed them.
+    """
+    name = RELEASE_FILENAMES[key]
+    if key in ("level4", "level5") and name.endswith(".gz"):
+        name = name[: -len(".gz")]
+    return str(DOWNLOADS / name)
 
 
 def release_inputs():
-    return {key: release_file(key) for key in ("level4", "level5", "siginfo", "instinfo", "geneinfo")}
+    keys = ["level4", "level5", "siginfo", "instinfo", "geneinfo"]
+    if "sigmetrics" in RELEASE_FILENAMES:  # GEO keeps signature QC in a separate table
+        keys.append("sigmetrics")
+    return {key: release_file(key) for key in keys}
 
 
 def quality_dir(mode):

@@ -22,5 +22,7 @@ rule filter_curves:
         "logs/filter_curves/{release}/{mode}/filter_curves.log",
     benchmark:
         "benchmarks/filter_curves/{release}/{mode}/filter_curves.tsv"
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/filter_curves.py"

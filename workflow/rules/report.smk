@@ -29,9 +29,11 @@ rule build_quality_table:
         high_percentile=config["quality"]["high_percentile"],
         seeds=SEEDS,
         device=config["valuation"]["device"],
-        config=config,
+        config=LINCS_CONFIG,
     log:
         "logs/quality/{release}/{mode}/build_quality_table.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/build_quality_table.py"
 
@@ -70,5 +72,7 @@ rule plot_figures:
         ),
     log:
         "logs/quality/{release}/{mode}/plot_figures.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_figures.py"

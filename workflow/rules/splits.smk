@@ -11,5 +11,7 @@ rule split_signatures:
         seed=config["split"]["seed"],
     log:
         "logs/splits/{release}/{mode}/split_signatures.log",
+    conda:
+        "../../envs/io.yaml"
     script:
         "../scripts/split_signatures.py"

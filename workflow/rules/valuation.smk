@@ -21,6 +21,8 @@ rule value_signatures:
         "logs/valuation/{release}/{mode}/seed{seed}/shard{shard}.log",
     benchmark:
         "benchmarks/valuation/{release}/{mode}/seed{seed}/shard{shard}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/value_signatures.py"
 
@@ -39,5 +41,7 @@ rule aggregate_values:
         n_shards=len(SHARDS),
     log:
         "logs/valuation/{release}/{mode}/aggregate_values.log",
+    conda:
+        "../../envs/io.yaml"
     script:
         "../scripts/aggregate_values.py"

@@ -1,13 +1,15 @@
 """Rule download_release_file: fetch (or copy) one release file, verified by checksum."""
 
-from dvgs.io.download import download
+from pathlib import Path
+
+from dvgs.io.releases import fetch_release_file, get_release
 from dvgs.logs import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log)
-download(
-    snakemake.params.url,
-    snakemake.output[0],
-    expected_size=snakemake.params.size,
-    checksum=snakemake.params.checksum,
+output = Path(snakemake.output[0])
+fetch_release_file(
+    get_release(snakemake.wildcards.release, snakemake.params.overrides),
+    output.name,
+    output.parent,
 )

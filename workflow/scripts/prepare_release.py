@@ -9,6 +9,7 @@ prepare_release(
     siginfo=snakemake.input.siginfo,
     instinfo=snakemake.input.instinfo,
     geneinfo=snakemake.input.geneinfo,
+    sigmetrics=snakemake.input.get("sigmetrics"),
     level4=snakemake.input.level4,
     level5=snakemake.input.level5,
     release_format=snakemake.params.release_format,
