@@ -73,11 +73,12 @@ def compute_filter_curves(
     bar = tqdm(total=total, desc="filter curves", disable=not progress, mininterval=5)
 
     def fit_score(keep: np.ndarray, seed: int) -> float:
-        model = Autoencoder(n_genes, hidden=hidden, latent=latent)
-        torch.manual_seed(seed)  # initialisation of the fresh model
-        model = train_reconstruction(
-            model, x_source[keep], epochs, batch_size, lr, seed=seed, device=device
-        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # initialisation (and dropout) of the fresh model
+            model = Autoencoder(n_genes, hidden=hidden, latent=latent)
+            model = train_reconstruction(
+                model, x_source[keep], epochs, batch_size, lr, seed=seed, device=device
+            )
         bar.update(1)
         return reconstruction_r2(model, x_test)
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.workflow
 
 def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "config"):
+    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name)

@@ -16,6 +16,13 @@ else:
     RELEASE_FORMAT = RELEASE.format
     RELEASE_FILENAMES = {key: f.filename for key, f in RELEASE.files.items()}
     FILES_BY_NAME = {f.filename: f for f in RELEASE.files.values()}
+# checksum listing of the release (GEO's SHA512SUMS, the example's SHA256SUMS): fetched once by
+# rule download_checksum_listing before any release file, so parallel downloads never race on it
+CHECKSUM_LISTING = (
+    str(DOWNLOADS / Path(RELEASE.checksums_url).name)
+    if RELEASE_NAME != "simulated" and RELEASE.checksums_url
+    else None
+)
 SEEDS = config["valuation"]["seeds"]
 SHARDS = list(range(config["valuation"]["n_shards"]))
 MODES = config["split"]["modes"]

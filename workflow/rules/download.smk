@@ -1,4 +1,6 @@
 rule download_release_file:
+    input:
+        [CHECKSUM_LISTING] if CHECKSUM_LISTING else [],
     output:
         f"{config['downloads_dir']}/{{release}}/{{filename}}",
     params:
@@ -43,3 +45,20 @@ rule simulate_release:
 
 
 ruleorder: simulate_release > gunzip_release_file > download_release_file
+
+
+if CHECKSUM_LISTING:
+
+    rule download_checksum_listing:
+        output:
+            CHECKSUM_LISTING,
+        params:
+            overrides=config.get("releases", {}).get(RELEASE_NAME),
+        log:
+            f"logs/download/{RELEASE_NAME}/checksum_listing.log",
+        retries: 2
+        localrule: True
+        conda:
+            "../../envs/io.yaml"
+        script:
+            "../scripts/download_checksum_listing.py"
