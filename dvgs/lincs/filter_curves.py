@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from dvgs.lincs.valuation import load_split_matrices
 from dvgs.models.autoencoder import Autoencoder
 from dvgs.models.train import reconstruction_r2, train_reconstruction
+from dvgs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def compute_filter_curves(
     fractions = sorted(set(float(f) for f in fractions))
     rows = []
     total = len(seeds) * (1 + (len(methods) + 1) * 2 * sum(f > 0 for f in fractions))
-    bar = tqdm(total=total, desc="filter curves", disable=not progress, mininterval=5)
+    bar = progress_bar(total, "filter curves", unit="fit", disable=not progress)
 
     def fit_score(keep: np.ndarray, seed: int) -> float:
         with torch.random.fork_rng(devices=[]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +27,13 @@ def load_split_matrices(
     for name in ("target", "test", "source"):
         ids = split.loc[split["set"] == name, "sig_id"].astype(str).tolist()
         matrix, _, _ = gctx.read_gctx(level5_path, sample_ids=ids, gene_ids=gene_ids)
-        if not np.isfinite(matrix).all():
+        bad = ~np.isfinite(matrix).all(axis=1)
+        if bad.any():
+            examples = [ids[i] for i in np.flatnonzero(bad)[:5]]
             raise ValueError(
-                f"{level5_path}: level-5 profiles of the {name} set contain NaN/inf values"
+                f"{level5_path}: {int(bad.sum())} level-5 profiles of the {name} set contain "
+                f"NaN/inf values over the landmark genes (e.g. sig_id {examples}); remove these "
+                "signatures with a signature filter or repair the level-5 file"
             )
         out.append((matrix, ids))
     (xt, it), (xv, iv), (xs, is_) = out
@@ -62,6 +67,11 @@ def value_signatures(
     def model_factory() -> Autoencoder:
         return Autoencoder(n_genes, hidden=hidden, latent=latent, dropout=dropout)
 
+    # identity of the data for the checkpoint: a checkpoint over other rows is never resumed
+    digest = hashlib.sha256()
+    for name in ("target", "source"):
+        ids = split.loc[split["set"] == name, "sig_id"].astype(str)
+        digest.update(f"{name}:{len(ids)}:{'|'.join(ids)};{hidden},{latent},{dropout}".encode())
     result = value_sources(
         model_factory,
         mse_loss_per_sample,
@@ -75,6 +85,8 @@ def value_signatures(
         n_shards=n_shards,
         checkpoint_path=checkpoint_path,
         progress=progress,
+        discard_stale_checkpoint=True,
+        checkpoint_tag=digest.hexdigest(),
     )
     shard_rows = np.array_split(np.arange(len(source_ids)), n_shards)[shard_index]
     return pd.DataFrame(

@@ -30,9 +30,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from dvgs.io.atomic import atomic_path
+from dvgs.progress import progress_bar
 from dvgs.valuation.engine import (
     SIMILARITIES,
     LossFn,
@@ -312,6 +312,8 @@ def value_sources(
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool = False,
     on_epoch_end: Callable[[int, int], None] | None = None,
+    discard_stale_checkpoint: bool = False,
+    checkpoint_tag: str | None = None,
 ) -> ValuationResult:
     """Run DVGS and return the values of this shard's source rows.
 
@@ -324,7 +326,10 @@ def value_sources(
     there atomically after every epoch, and a run that finds the file resumes from it (after
     checking that settings, seed, shard and data sizes match); the resumed result equals an
     uninterrupted run. The checkpoint is left in place on completion: the caller removes it. It is a
-    pickle (``torch.load(weights_only=False)``): only resume from checkpoints you wrote.
+    pickle (``torch.load(weights_only=False)``): only resume from checkpoints you wrote. A
+    checkpoint of another run (other settings, seed, shard or data sizes) raises, or with
+    ``discard_stale_checkpoint`` is logged and ignored. ``checkpoint_tag`` (e.g. a digest of the
+    row ids) is part of the run's identity, so a checkpoint over other data is never resumed.
     ``on_epoch_end(restart, epoch)`` is called after each epoch (after the checkpoint is written).
     """
     if not 0 <= shard_index < n_shards:
@@ -363,6 +368,7 @@ def value_sources(
         "n_shards": n_shards,
         "n_source": n_source,
         "n_target": n_target,
+        "tag": checkpoint_tag,
     }
 
     stats = _Welford(hi - lo)
@@ -372,10 +378,15 @@ def value_sources(
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         if state.get("format") != CHECKPOINT_FORMAT or state.get("key") != key:
-            raise ValueError(
+            message = (
                 f"checkpoint {checkpoint_path} was written by a different run: "
                 f"expected {key}, found {state.get('key')}"
             )
+            if not discard_stale_checkpoint:
+                raise ValueError(message + "; delete it to start afresh")
+            logger.warning("%s; starting afresh (it will be overwritten)", message)
+            state = None
+    if state is not None:
         stats.count, stats.mean, stats.m2 = state["count"], state["mean"], state["m2"]
         trace = list(state["trace"])
         start_restart, start_epoch = state["restart"], state["epoch"]
@@ -385,8 +396,8 @@ def value_sources(
                     start_epoch)  # fmt: skip
 
     done = start_restart * total_steps + start_epoch * steps_per_epoch
-    bar = tqdm(total=settings.restarts * total_steps, initial=done, disable=not progress,
-               desc="dvgs", unit="step")  # fmt: skip
+    bar = progress_bar(settings.restarts * total_steps, "dvgs", unit="step", disable=not progress,
+                       initial=done)  # fmt: skip
     with _num_threads(settings.threads), torch.random.fork_rng(devices=devices), bar:
         for restart in range(start_restart, settings.restarts):
             torch.manual_seed(_derive_seed(seed, restart, 0))

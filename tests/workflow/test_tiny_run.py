@@ -95,3 +95,57 @@ def test_report_builds(tiny_run: Path) -> None:
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert "filter_curves.png" in html
     assert "signature_quality.tsv" in html
+
+
+def _resume_config(workdir: Path, epochs: int) -> str:
+    import yaml
+
+    cfg = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
+    cfg["valuation"]["epochs"] = epochs
+    (workdir / "config" / "resume.yaml").write_text(yaml.safe_dump(cfg))
+    return "config/resume.yaml"
+
+
+def test_killed_valuation_resumes_to_same_values(tmp_path: Path) -> None:
+    """SIGKILL the whole run mid-valuation, unlock, rerun: the shard equals an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    target = "results/valuation/example/all/seed0/shard0.tsv"
+    checkpoint = "results/valuation/example/all/seed0/shard0.ckpt"
+    base = [sys.executable, "-m", "snakemake", "--cores", "1"]
+
+    def run(workdir: Path, *args: str) -> None:
+        proc = subprocess.run(base + list(args), cwd=workdir, capture_output=True, text=True)
+        assert proc.returncode == 0, f"snakemake {args} failed:\n{proc.stderr[-4000:]}"
+
+    clean = copy_workflow(tmp_path / "clean")
+    cfg = _resume_config(clean, epochs=400)
+    run(clean, target, "--configfile", cfg)
+
+    killed = copy_workflow(tmp_path / "killed")
+    _resume_config(killed, epochs=400)
+    proc = subprocess.Popen(
+        base + [target, "--configfile", cfg],
+        cwd=killed,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (killed / checkpoint).exists():
+        assert proc.poll() is None, "the run finished before a checkpoint was written"
+        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.02)
+    time.sleep(0.5)  # a few more epochs
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / target).exists()
+
+    run(killed, "--unlock", "--configfile", cfg)
+    run(killed, target, "--configfile", cfg)
+    log = (killed / "logs/valuation/example/all/seed0/shard0.log").read_text()
+    assert "resuming from" in log
+    assert (killed / target).read_bytes() == (clean / target).read_bytes()
+    assert not (killed / checkpoint).exists(), "the checkpoint of a finished shard is removed"

@@ -1,5 +1,7 @@
 """Rule value_signatures: DVGS values of one source shard for one seed."""
 
+from pathlib import Path
+
 from dvgs.io.atomic import write_tsv
 from dvgs.lincs.release import read_table
 from dvgs.lincs.valuation import value_signatures
@@ -21,3 +23,4 @@ values = value_signatures(
     **snakemake.params.model,
 )
 write_tsv(values, snakemake.output[0], float_format="%.9g")
+Path(snakemake.params.checkpoint).unlink(missing_ok=True)  # the shard is complete
