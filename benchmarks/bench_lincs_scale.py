@@ -1,7 +1,7 @@
 """Scale of one DVGS seed on the full LINCS source set (synthetic data of the real shape).
 
 A synthetic ``n_source x 978`` float32 source set (default 710,000 rows) and a 5,000-row target
-set; the 978-256-64 autoencoder. One DVGS iteration is one target step (target gradient of a
+set; the 978-256-256-64-256-256-978 autoencoder (666,642 parameters). One DVGS iteration is one target step (target gradient of a
 ``target_batch_size`` batch + Adam update) plus scoring every source row against that gradient in
 ``source_batch_size`` chunks, exactly as :func:`dvgs.valuation.dvgs.value_sources` does. A few
 iterations are timed and a full seed of ``--steps`` iterations (default 500) is projected. On CUDA
@@ -68,7 +68,7 @@ def time_device(
     args: argparse.Namespace,
 ) -> tuple[float, np.ndarray]:
     torch.manual_seed(0)
-    model = Autoencoder(x_source.shape[1], hidden=256, latent=64).to(device)
+    model = Autoencoder(x_source.shape[1], hidden=256, latent=64, n_hidden_layers=2).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x_target = torch.from_numpy(x_target_np).to(device)

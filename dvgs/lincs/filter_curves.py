@@ -46,6 +46,7 @@ def compute_filter_curves(
     lr: float = 1e-3,
     hidden: int = 256,
     latent: int = 64,
+    n_hidden_layers: int = 1,
     device: str = "auto",
     threads: int | None = None,
     progress: bool = False,
@@ -75,7 +76,9 @@ def compute_filter_curves(
     def fit_score(keep: np.ndarray, seed: int) -> float:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # initialisation (and dropout) of the fresh model
-            model = Autoencoder(n_genes, hidden=hidden, latent=latent)
+            model = Autoencoder(
+                n_genes, hidden=hidden, latent=latent, n_hidden_layers=n_hidden_layers
+            )
             model = train_reconstruction(
                 model, x_source[keep], epochs, batch_size, lr, seed=seed, device=device
             )

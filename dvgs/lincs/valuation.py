@@ -48,6 +48,7 @@ def value_signatures(
     seed: int,
     hidden: int = 256,
     latent: int = 64,
+    n_hidden_layers: int = 1,
     dropout: float = 0.0,
     shard_index: int = 0,
     n_shards: int = 1,
@@ -65,13 +66,17 @@ def value_signatures(
     n_genes = x_target.shape[1]
 
     def model_factory() -> Autoencoder:
-        return Autoencoder(n_genes, hidden=hidden, latent=latent, dropout=dropout)
+        return Autoencoder(
+            n_genes, hidden=hidden, latent=latent, dropout=dropout, n_hidden_layers=n_hidden_layers
+        )
 
     # identity of the data for the checkpoint: a checkpoint over other rows is never resumed
     digest = hashlib.sha256()
     for name in ("target", "source"):
         ids = split.loc[split["set"] == name, "sig_id"].astype(str)
-        digest.update(f"{name}:{len(ids)}:{'|'.join(ids)};{hidden},{latent},{dropout}".encode())
+        digest.update(
+            f"{name}:{len(ids)}:{'|'.join(ids)};{hidden},{latent},{n_hidden_layers},{dropout}".encode()
+        )
     result = value_sources(
         model_factory,
         mse_loss_per_sample,

@@ -277,8 +277,12 @@ def _closed_form_moments(
             w_name, b_name = prefix + "weight", prefix + "bias"
             if w_name in selected:
                 g_w = target_grad[w_name].to(dot.dtype)
-                dot += ((d @ g_w) * a).sum(dim=1)
-                sq_norm += d_sq * a.pow(2).sum(dim=1)
+                # delta_k^T G a_k, multiplying G from the side that leaves the narrower matrix
+                if g_w.shape[0] <= g_w.shape[1]:
+                    dot += ((a @ g_w.T) * d).sum(dim=1)
+                else:
+                    dot += ((d @ g_w) * a).sum(dim=1)
+                sq_norm += d_sq * (a * a).sum(dim=1)
             if m.bias is not None and b_name in selected:
                 dot += d @ target_grad[b_name].to(dot.dtype)
                 sq_norm += d_sq

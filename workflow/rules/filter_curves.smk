@@ -16,6 +16,7 @@ rule filter_curves:
         lr=config["filter_curves"]["lr"],
         hidden=config["valuation"]["hidden"],
         latent=config["valuation"]["latent"],
+        n_hidden_layers=config["valuation"]["n_hidden_layers"],
         device=config["valuation"]["device"],
     threads: config["filter_curves"]["threads"]
     log:

@@ -13,7 +13,7 @@ rule value_signatures:
         "results/valuation/{release}/{mode}/seed{seed}/shard{shard}.tsv",
     params:
         settings={k: config["valuation"][k] for k in VALUATION_KEYS},
-        model={k: config["valuation"][k] for k in ("hidden", "latent", "dropout")},
+        model={k: config["valuation"][k] for k in ("hidden", "latent", "n_hidden_layers", "dropout")},
         n_shards=config["valuation"]["n_shards"],
         checkpoint=lambda w: f"results/valuation/{w.release}/{w.mode}/seed{w.seed}/shard{w.shard}.ckpt",
     threads: config["valuation"]["threads"]

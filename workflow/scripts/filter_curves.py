@@ -23,6 +23,7 @@ curves = compute_filter_curves(
     lr=snakemake.params.lr,
     hidden=snakemake.params.hidden,
     latent=snakemake.params.latent,
+    n_hidden_layers=snakemake.params.n_hidden_layers,
     device=snakemake.params.device,
     threads=snakemake.threads,
     progress=True,
