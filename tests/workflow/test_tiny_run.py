@@ -71,6 +71,72 @@ def test_table_has_one_row_per_level5_signature(tiny_run: Path) -> None:
     assert len(parquet) == len(table)
 
 
+EXPECTED_COLUMNS = {
+    "sig_id": "string",
+    "release": "string",
+    "pert_id": "string",
+    "cmap_name": "string",
+    "cell_iname": "string",
+    "pert_idose": "string",
+    "pert_itime": "string",
+    "pert_type": "string",
+    "det_plates": "string",
+    "n_replicates_listed": "integer",
+    "n_replicates_used": "integer",
+    "apc": "floating",
+    "apc_status": "string",
+    "split_set": "string",
+    "dvgs_value": "floating",
+    "dvgs_sd": "floating",
+    "dvgs_n_seeds": "integer",
+    "dvgs_percentile": "floating",
+    "dvgs_status": "string",
+    "quality_flag": "string",
+    "target_mode": "string",
+    "nsample": "number",
+    "cc_q75": "floating",
+    "ss_ngene": "number",
+    "tas": "floating",
+    "pct_self_rank_q25": "floating",
+    "is_hiq": "number",
+    "qc_pass": "number",
+}
+
+
+def test_table_schema(tiny_run: Path) -> None:
+    """Column names and order as documented in README, dtypes in the Parquet copy, TSV = Parquet."""
+    parquet = pd.read_parquet(quality_dir(tiny_run) / "signature_quality.parquet")
+    assert list(parquet.columns) == list(EXPECTED_COLUMNS)
+    for column, kind in EXPECTED_COLUMNS.items():
+        dtype = parquet[column].dtype
+        ok = {
+            "string": pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype),
+            "integer": pd.api.types.is_integer_dtype(dtype),
+            "floating": pd.api.types.is_float_dtype(dtype),
+            "number": pd.api.types.is_numeric_dtype(dtype),
+        }[kind]
+        assert ok, f"{column}: dtype {dtype}, expected {kind}"
+    readme = (ROOT / "README.md").read_text()
+    for column in EXPECTED_COLUMNS:
+        assert f"`{column}`" in readme, f"README does not document column {column}"
+    tsv = pd.read_csv(
+        quality_dir(tiny_run) / "signature_quality.tsv",
+        sep="\t",
+        dtype={c: str for c, k in EXPECTED_COLUMNS.items() if k == "string"},
+        keep_default_na=False,
+        na_values=[""],
+    )
+    pd.testing.assert_frame_equal(
+        tsv.drop(columns=[c for c, k in EXPECTED_COLUMNS.items() if k == "string"]),
+        parquet.drop(columns=[c for c, k in EXPECTED_COLUMNS.items() if k == "string"]),
+        check_dtype=False,
+        rtol=1e-6,
+    )
+    assert set(parquet["dvgs_status"]) <= {"valued", "in_target_set", "in_test_set"}
+    assert set(parquet["quality_flag"].dropna()) <= {"low", "ok", "high"}
+    assert parquet.loc[parquet["split_set"] != "source", "quality_flag"].isna().all()
+
+
 def test_figures_and_summaries_exist(tiny_run: Path) -> None:
     base = quality_dir(tiny_run)
     for name in ("distributions", "value_vs_apc", "filter_curves", "by_cell_iname", "by_det_plate"):
