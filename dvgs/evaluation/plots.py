@@ -114,12 +114,30 @@ def plot_filter_curves(curves: pd.DataFrame, path: str | Path) -> None:
 def plot_group_summary(summary: pd.DataFrame, by: str, path: str | Path, top: int = 30) -> None:
     """Median DVGS percentile and fraction flagged low for the largest groups."""
     part = summary.head(top).iloc[::-1]
-    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.0, 0.28 * len(part) + 1.5)), sharey=True)
-    axes[0].barh(part[by].astype(str), part["median_dvgs_percentile"], color="tab:blue")
-    axes[0].axvline(50, color="black", lw=0.8, ls="--")
-    axes[0].set(xlabel="median DVGS percentile", title=f"DVGS by {by} (largest {len(part)})")
-    axes[1].barh(part[by].astype(str), part["fraction_flagged_low"], color="tab:red")
-    axes[1].set(xlabel="fraction of valued signatures flagged low", title="flagged low")
+    labels = [
+        f"{name} (n={n}, valued {v})"
+        for name, n, v in zip(
+            part[by].astype(str), part["n_signatures"], part["n_valued"], strict=True
+        )
+    ]
+    fig, axes = plt.subplots(1, 2, figsize=(13, max(3.0, 0.28 * len(part) + 1.5)), sharey=True)
+    axes[0].barh(labels, part["median_dvgs_percentile"].fillna(0), color="tab:blue")
+    axes[0].axvline(50, color="black", lw=0.8, ls="--", label="50th percentile")
+    axes[0].set(
+        xlabel="median DVGS percentile of its valued signatures",
+        title=f"DVGS by {by} (largest {len(part)} by signature count)",
+        xlim=(0, 100),
+    )
+    axes[0].legend(loc="lower right", fontsize=8)
+    axes[1].barh(labels, part["fraction_flagged_low"].fillna(0), color="tab:red")
+    axes[1].set(
+        xlabel="fraction of valued signatures flagged low", title="flagged low", xlim=(0, 1)
+    )
+    for y, unvalued in enumerate(part["n_valued"].to_numpy() == 0):
+        if unvalued:  # every signature of the group is in the target or test set
+            for ax in axes:
+                ax.text(0.01, y, "not valued (target/test set)", transform=ax.get_yaxis_transform(),
+                        va="center", fontsize=8, color="0.4")  # fmt: skip
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
