@@ -273,16 +273,18 @@ def _closed_form_moments(
             prefix = f"{name}." if name else ""
             a = inputs[name].to(dot.dtype)
             d = delta.to(dot.dtype)
-            d_sq = d.pow(2).sum(dim=1)
+            # fused reductions (vector_norm, vecdot) instead of elementwise products then sums:
+            # several times faster on the CPU, where these memory-bound passes dominate
+            d_sq = torch.linalg.vector_norm(d, dim=1).square()
             w_name, b_name = prefix + "weight", prefix + "bias"
             if w_name in selected:
                 g_w = target_grad[w_name].to(dot.dtype)
                 # delta_k^T G a_k, multiplying G from the side that leaves the narrower matrix
                 if g_w.shape[0] <= g_w.shape[1]:
-                    dot += ((a @ g_w.T) * d).sum(dim=1)
+                    dot += torch.linalg.vecdot(a @ g_w.T, d)
                 else:
-                    dot += ((d @ g_w) * a).sum(dim=1)
-                sq_norm += d_sq * (a * a).sum(dim=1)
+                    dot += torch.linalg.vecdot(d @ g_w, a)
+                sq_norm += d_sq * torch.linalg.vector_norm(a, dim=1).square()
             if m.bias is not None and b_name in selected:
                 dot += d @ target_grad[b_name].to(dot.dtype)
                 sq_norm += d_sq
