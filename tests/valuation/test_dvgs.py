@@ -241,3 +241,16 @@ def test_sgd_and_param_subset_run() -> None:
     )
     result = run(settings)
     assert np.isfinite(result.mean).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only guard")
+def test_bfloat16_precision_needs_cuda() -> None:
+    x = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+    settings = DVGSSettings(epochs=1, target_batch_size=10, precision="bfloat16", device="cpu")
+    with pytest.raises(ValueError, match="valuation.precision"):
+        value_sources(
+            lambda: Autoencoder(8, hidden=4, latent=2), mse_loss_per_sample, x[:20], None,
+            x[20:], None, settings, seed=0,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="precision"):
+        DVGSSettings(precision="float16")

@@ -398,3 +398,22 @@ def test_cuda_matches_cpu() -> None:
         cuda_model, mse_loss_per_sample, xc, xc, cuda_target, autocast_dtype=torch.bfloat16
     )
     assert (bf16.cpu() - expected).abs().max() < 5e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bfloat16_keeps_the_ranking_on_the_lincs_autoencoder() -> None:
+    """The reduced-precision option exists only because it keeps the ranking (Spearman > 0.999)."""
+    from scipy.stats import spearmanr
+
+    torch.manual_seed(0)
+    model = Autoencoder(978, hidden=256, latent=64, n_hidden_layers=2).cuda()
+    basis = torch.randn(16, 978) / 4
+    x = (torch.randn(4000, 16) @ basis + 0.5 * torch.randn(4000, 978)).cuda()
+    target = target_gradient(model, mse_loss_per_sample, x[:500], x[:500])
+    full = gradient_similarity(model, mse_loss_per_sample, x, x, target)
+    bf16 = gradient_similarity(
+        model, mse_loss_per_sample, x, x, target, autocast_dtype=torch.bfloat16
+    )
+    rho = spearmanr(full.cpu().numpy(), bf16.float().cpu().numpy()).statistic
+    assert rho > 0.999, rho

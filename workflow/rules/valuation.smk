@@ -1,6 +1,6 @@
 VALUATION_KEYS = [
     "epochs", "target_batch_size", "source_batch_size", "lr", "weight_decay", "optimizer",
-    "similarity", "every", "restarts", "device", "threads",
+    "similarity", "every", "restarts", "device", "threads", "precision", "source_mode",
 ]
 
 
@@ -12,7 +12,10 @@ rule value_signatures:
     output:
         "results/valuation/{release}/{mode}/seed{seed}/shard{shard}.tsv",
     params:
-        settings={k: config["valuation"][k] for k in VALUATION_KEYS},
+        settings={
+            **{k: config["valuation"][k] for k in VALUATION_KEYS},
+            "param_names": config["valuation"]["param_names"] or None,
+        },
         model={k: config["valuation"][k] for k in ("hidden", "latent", "n_hidden_layers", "dropout")},
         n_shards=config["valuation"]["n_shards"],
         checkpoint=lambda w: f"results/valuation/{w.release}/{w.mode}/seed{w.seed}/shard{w.shard}.ckpt",
