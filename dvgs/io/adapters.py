@@ -283,6 +283,50 @@ def _plates_from_ids(ids: pd.Series) -> pd.Series:
     return ids.map(one)
 
 
+_PER_REPLICATE = ("pert_idose", "pert_itime", "pert_dose", "pert_time", "pert_dose_unit")
+
+
+def _collapse_joined(df: pd.DataFrame, path: Path, release_name: str) -> None:
+    """Dose / time fields listed per replicate (``"10 uM|10 uM|10 uM"``) -> one value.
+
+    Some CMap tables give these fields once per replicate, ``|``-joined like ``distil_ids``. When
+    every part is the same the field becomes that value; signatures whose replicates disagree keep
+    the joined text (counted in a warning), so nothing is silently dropped.
+    """
+    for col in _PER_REPLICATE:
+        if col not in df.columns:
+            continue
+        values = df[col]
+        joined = values.str.contains("|", regex=False, na=False)
+        if not joined.any():
+            continue
+        idx = values.index[joined]
+        parts = (
+            values.loc[idx].str.split("|").map(lambda p: list(dict.fromkeys(x.strip() for x in p)))
+        )
+        same = parts.map(len) == 1
+        df.loc[same.index[same], col] = parts[same].str[0]
+        mixed = int((~same).sum())
+        logger.info(
+            "%s: release %r: %d %s values were |-joined per replicate; collapsed %d",
+            path,
+            release_name,
+            int(joined.sum()),
+            col,
+            int(same.sum()),
+        )
+        if mixed:
+            logger.warning(
+                "%s: release %r: %d signatures have replicates with different %s (e.g. %r); "
+                "kept as |-joined text",
+                path,
+                release_name,
+                mixed,
+                col,
+                values.loc[same.index[~same]].iloc[0],
+            )
+
+
 def _join_units(df: pd.DataFrame, value: str, unit: str) -> pd.Series:
     v, u = df[value], df[unit] if unit in df.columns else pd.Series(np.nan, index=df.index)
     out = v.where(u.isna(), v.astype(str) + " " + u.astype(str))
@@ -376,6 +420,7 @@ def load_signatures(
             logger.warning("%s: %d signatures have no row in %s (QC fields NaN)", p, unmatched, mp)
         df = df.merge(metrics, on="sig_id", how="left", validate="one_to_one")
     df = df.rename(columns=_RENAMES[table][release_format])
+    _collapse_joined(df, p, release_name)
 
     if release_format == "geo":
         if "ss_ngene" not in df.columns and {

@@ -90,6 +90,19 @@ def test_filters_are_logged(siginfo_beta: Path, caplog) -> None:
     assert "removed 1" in caplog.text  # one ctl_vehicle, then one qc_pass == 0
 
 
+def test_per_replicate_doses_and_times_collapse(tmp_path: Path, caplog) -> None:
+    text = SIGINFO_BETA.replace("\t100 ug/ml\t336 h\t", "\t100 ug/ml|100 ug/ml\t336 h|336 h\t")
+    text = text.replace("\t10 \xb5M\t24 h\t", "\t10 \xb5M|3.33 \xb5M\t24 h\t")
+    path = _write(tmp_path / "s.txt", text, encoding="latin-1")
+    with caplog.at_level(logging.INFO, logger="dvgs.io.adapters"):
+        df = load_signatures(path, "lincs2020", "joined").set_index("sig_id")
+    first = df.loc["MET001_N8_XH:BRD-U44432129:100:336"]
+    assert first["pert_idose"] == "100 ug/ml" and first["pert_itime"] == "336 h"
+    mixed = df.loc["ABY001_A375_XH:BRD-K43389675:10:24", "pert_idose"]
+    assert mixed == "10 \u00b5M|3.33 \u00b5M"  # replicates disagree: kept, and said so
+    assert "different pert_idose" in caplog.text and "joined" in caplog.text
+
+
 def test_renamed_column_hint(tmp_path: Path) -> None:
     text = SIGINFO_BETA.replace("cell_iname", "cell_id", 1)
     path = _write(tmp_path / "siginfo_beta.txt", text)

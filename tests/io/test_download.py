@@ -22,19 +22,20 @@ from dvgs.io.download import (
 )
 from dvgs.io.releases import RELEASES, Release, ReleaseFile, get_release, release_from_config
 
-ADULT = Path("/work/shared/data/adult/adult.data")
 REPO = Path(__file__).resolve().parents[2]
+# a real CMap level-4 file shipped in resources/ (2 MB), served as the remote file
+SERVED_FILE = REPO / "resources/lincs/raw/level4/CORE001.D1_KJ100_X1-X2_ZSPCINF_n40x12328.gctx"
 FALLBACK = sorted(
     p for p in (REPO / "resources").rglob("*") if p.is_file() and p.stat().st_size > 1000
 )
 
 
 def _source_file() -> Path:
-    if ADULT.is_file():
-        return ADULT
+    if SERVED_FILE.is_file():
+        return SERVED_FILE
     if FALLBACK:
         return FALLBACK[0]
-    pytest.skip("no real data file available (adult.data or resources/)")
+    pytest.skip("no real data file in resources/")
 
 
 @pytest.fixture

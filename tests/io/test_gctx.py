@@ -11,7 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dvgs.io.gctx import iter_blocks, read_gctx, read_ids, read_meta, write_gctx
+from dvgs.io.gctx import (
+    GctxWriter,
+    decode_ids,
+    iter_blocks,
+    read_gctx,
+    read_ids,
+    read_meta,
+    write_gctx,
+)
 
 CORE001 = "level4/CORE001.D1_KJ100_X1-X2_ZSPCINF_n40x12328.gctx"
 REP = "level4/REP.A007_A375_24H_X1-X3_ZSPC_n9x22268.gctx"
@@ -170,3 +178,76 @@ def test_big_request_all_samples_permuted(roundtrip_file: tuple[Path, np.ndarray
     perm = np.random.default_rng(2).permutation(300)
     out, _, _ = read_gctx(path, [f"s{i}" for i in perm])
     np.testing.assert_array_equal(out, mat[perm])
+
+
+def _raw_chunked(path: Path, mat: np.ndarray, chunk_rows: int, chunk_genes: int) -> list[str]:
+    ids = [f"s{i}" for i in range(mat.shape[0])]
+    genes = [str(100 + j) for j in range(mat.shape[1])]
+    with GctxWriter(path, len(ids), genes, ids, chunk_rows, chunk_genes=chunk_genes) as w:
+        for start in range(0, len(ids), 11):
+            w.write(start, mat[start : start + 11])
+    return genes
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 8, 64])
+def test_iter_blocks_direct_chunks_match_raw(tmp_path: Path, block_size: int) -> None:
+    """Uncompressed chunked files (CMap layout) take the whole-chunk path; edge chunks partial."""
+    mat = np.random.default_rng(3).standard_normal((50, 23)).astype(np.float32)
+    path = tmp_path / "chunked.gctx"
+    genes = _raw_chunked(path, mat, chunk_rows=8, chunk_genes=7)
+    with h5py.File(path, "r") as f:
+        assert f["0/DATA/0/matrix"].chunks == (8, 7)
+        assert f["0/DATA/0/matrix"].compression is None
+    idx = [22, 3, 4, 3, 15, 0, 21, 8]  # out of order, repeated, spread over chunk columns
+    blocks = list(iter_blocks(path, gene_ids=[genes[j] for j in idx], block_size=block_size))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), mat[:, idx])
+    assert [s for ids, _ in blocks for s in ids] == [f"s{i}" for i in range(50)]
+    assert all(len(ids) <= block_size for ids, _ in blocks)
+    full, _, _ = read_gctx(path, [f"s{i}" for i in (49, 0, 17, 17)], [genes[j] for j in idx])
+    np.testing.assert_array_equal(full, mat[np.ix_([49, 0, 17, 17], idx)])
+
+
+def test_iter_blocks_unwritten_chunks_fall_back(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.gctx"
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset("0/DATA/0/matrix", shape=(20, 6), dtype="<f4", chunks=(4, 3))
+        dset[0:4] = 1.0  # other chunks never written (fill value 0)
+        f.create_dataset("0/META/COL/id", data=np.array([f"s{i}".encode() for i in range(20)]))
+        f.create_dataset("0/META/ROW/id", data=np.arange(6))
+    expected = np.zeros((20, 6), dtype=np.float32)
+    expected[:4] = 1.0
+    got = np.concatenate([b for _, b in iter_blocks(path, block_size=3)])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_writer_rejects_bad_blocks_and_incomplete_files(tmp_path: Path) -> None:
+    path = tmp_path / "w.gctx"
+    with pytest.raises(ValueError, match=r"w\.gctx.*block of shape \(2, 3\).*\(rows, 4\)"):
+        with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
+            w.write(0, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="outside the matrix of 4 samples"):
+        with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
+            w.write(3, np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="2 of 4 rows written; file discarded"):
+        with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
+            w.write(0, np.zeros((2, 4)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ids_int_bytes_latin1_always_str() -> None:
+    assert decode_ids(np.array([b"A01", b"10 \xb5M"])) == ["A01", "10 \u00b5M"]
+    assert decode_ids(np.array([5720, 7])) == ["5720", "7"]
+    assert decode_ids(np.array([5720.0, 7.0])) == ["5720", "7"]
+    assert decode_ids(np.array(["x", "y"], dtype=object)) == ["x", "y"]
+
+
+def test_matrix_shape_mismatch_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.gctx"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("0/DATA/0/matrix", data=np.zeros((3, 2), dtype=np.float32))
+        f.create_dataset("0/META/COL/id", data=np.array([b"a", b"b"]))
+        f.create_dataset("0/META/ROW/id", data=np.array([b"g1", b"g2"]))
+    with pytest.raises(ValueError, match=r"bad\.gctx.*\(3, 2\).*2 column \(sample\) ids"):
+        read_gctx(path)
+    with pytest.raises(ValueError, match=r"bad\.gctx"):
+        next(iter_blocks(path))

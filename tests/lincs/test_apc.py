@@ -148,6 +148,38 @@ def test_missing_column_is_named() -> None:
         compute_apc(CRCGN, pd.DataFrame({"sig_id": ["x"]}), ["1"])
 
 
+def test_bad_settings_and_duplicate_file_ids_are_named(tmp_path) -> None:
+    sigs = pd.DataFrame({"sig_id": ["a"], "distil_ids": ["x|y"]})
+    with pytest.raises(ValueError, match="block_size must be >= 1, got 0"):
+        compute_apc(CRCGN, sigs, ["1"], block_size=0)
+    path = tmp_path / "dup.gctx"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("0/DATA/0/matrix", data=np.zeros((3, 2), dtype=np.float32))
+        f.create_dataset("0/META/COL/id", data=np.array([b"x", b"y", b"x"]))
+        f.create_dataset("0/META/ROW/id", data=np.array([b"g1", b"g2"]))
+    with pytest.raises(ValueError, match=r"dup\.gctx: 1 sample ids occur more than once.*'x'"):
+        compute_apc(path, sigs, ["g1", "g2"])
+
+
+def test_many_signatures_share_blocks_and_rows(tmp_path) -> None:
+    """Signatures open across blocks, sharing replicates; accumulator rows are reused."""
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(200, 40)) + rng.normal(size=(1, 40))
+    ids = _write(tmp_path / "l4.gctx", matrix)
+    groups = [rng.choice(200, size=rng.integers(2, 6), replace=False) for _ in range(150)]
+    signatures = pd.DataFrame(
+        {
+            "sig_id": [f"s{k}" for k in range(len(groups))],
+            "distil_ids": ["|".join(ids[i] for i in g) for g in groups],
+        }
+    )
+    genes = [str(g) for g in range(40)]
+    for block in (3, 16, 64, 500):
+        result = compute_apc(tmp_path / "l4.gctx", signatures, genes, block_size=block)
+        want = [reference_apc(matrix[g]) for g in groups]
+        np.testing.assert_allclose(result["apc"].to_numpy(), want, atol=1e-9)
+
+
 def test_identity_used_by_the_pass() -> None:
     """(||sum u||^2 - n) / (n (n-1)) equals the mean pairwise correlation."""
     rng = np.random.default_rng(1)
