@@ -156,6 +156,20 @@ def test_rerun_is_byte_identical(tiny_run: Path, tmp_path: Path) -> None:
     assert (tiny_run / curves).read_bytes() == (workdir / curves).read_bytes()
 
 
+def test_benchmark_keys_do_not_rerun_lincs_rules(tiny_run: Path) -> None:
+    """After a complete run, changing only benchmark keys leaves nothing to do (no re-download)."""
+    (tiny_run / "config" / "bench_changed.yaml").write_text(
+        "benchmarks: {repeats: 7, seed: 3, adult: {n_source: 500}}\n"
+    )
+    # one --configfile flag: a second flag would replace config/tiny.yaml, not add to it
+    proc = run_snakemake(tiny_run, "config/bench_changed.yaml", "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    (tiny_run / "config" / "epochs_changed.yaml").write_text("valuation: {epochs: 6}\n")
+    proc = run_snakemake(tiny_run, "config/epochs_changed.yaml", "-n")
+    out = proc.stdout + proc.stderr
+    assert "value_signatures" in out and "download_release_file" not in out
+
+
 def test_report_builds(tiny_run: Path) -> None:
     run_snakemake(tiny_run, "--report", "report.html")
     html = (tiny_run / "report.html").read_text(errors="replace")
