@@ -42,9 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tqdm.auto import tqdm
-
 from dvgs.io.atomic import atomic_path
+from dvgs.progress import progress_bar
 
 __all__ = [
     "ALGORITHMS",
@@ -99,11 +98,10 @@ def checksum_file(
     h = hashlib.new(algo)
     with (
         open(p, "rb") as fh,
-        tqdm(
+        progress_bar(
             total=p.stat().st_size,
             unit="B",
             unit_scale=True,
-            unit_divisor=1024,
             desc=f"hash {p.name}",
             disable=not progress,
         ) as bar,
@@ -242,11 +240,10 @@ def _sync_hash(part: Path, state: _HashState, chunk_size: int, progress: bool) -
         logger.info("hashing %d bytes already in %s before resuming", size, part)
         with (
             open(part, "rb") as fh,
-            tqdm(
+            progress_bar(
                 total=size,
                 unit="B",
                 unit_scale=True,
-                unit_divisor=1024,
                 desc=f"rehash {part.name}",
                 disable=not progress,
             ) as bar,
@@ -270,12 +267,11 @@ def _copy_stream(
 ) -> None:
     with (
         open(part, mode) as fh,
-        tqdm(
+        progress_bar(
             total=total,
             initial=state.nbytes,
             unit="B",
             unit_scale=True,
-            unit_divisor=1024,
             desc=desc,
             disable=not progress,
         ) as bar,

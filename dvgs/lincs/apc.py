@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from dvgs.io import gctx
+from dvgs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def _stream_pass(
     close_order = sigs[np.argsort(plan.last_pos[sigs], kind="stable")]
     close_pos = plan.last_pos[close_order]
     pair = closed = start = 0
-    bar = tqdm(total=n_total, unit="replicate", desc="APC", disable=not progress, mininterval=5)
+    bar = progress_bar(n_total, "APC", unit="replicate", disable=not progress)
     for ids_block, block in gctx.iter_blocks(level4_path, gene_ids=gene_ids, block_size=block_size):
         stop = start + len(ids_block)
         hi = int(np.searchsorted(sample_pos, stop, side="left"))

@@ -45,6 +45,6 @@ rule aggregate_values:
     log:
         "logs/valuation/{release}/{mode}/aggregate_values.log",
     conda:
-        "../../envs/io.yaml"
+        "../../envs/torch.yaml"
     script:
         "../scripts/aggregate_values.py"
