@@ -10,7 +10,6 @@ level-5 paths (snakemake plans from paths, it never reads them). The same dry ru
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from workdir import copy_workflow
 
 from dvgs.io import gctx
 from dvgs.io.releases import RELEASES
@@ -26,17 +26,6 @@ from dvgs.io.releases import RELEASES
 ROOT = Path(__file__).resolve().parents[2]
 FULL_SIGNATURES = 720_216
 pytestmark = pytest.mark.workflow
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def siginfo_like(n: int, seed: int = 0) -> pd.DataFrame:
@@ -121,7 +110,7 @@ def job_counts(text: str) -> dict[str, int]:
 
 
 def test_dry_run_full_lincs2020_is_fast_and_does_not_scale_with_signatures(tmp_path: Path) -> None:
-    workdir = copy_workflow(tmp_path / "wf")
+    workdir = copy_workflow(tmp_path / "wf", example=False)
     big, small = tmp_path / "dl_full", tmp_path / "dl_small"
     stage_release(big, FULL_SIGNATURES)
     stage_release(small, 1_000)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workdir import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "lincs" / "example"
@@ -73,18 +74,6 @@ def cluster(action: str) -> subprocess.CompletedProcess:
         timeout=180,
         stdin=subprocess.DEVNULL,
     )
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    shutil.copytree(EXAMPLE, dest / "resources" / "lincs" / "example")
-    return dest
 
 
 def set_cluster_names(profile: Path) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,24 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from workdir import copy_workflow
 
 from dvgs.io import gctx
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "lincs" / "example"
 pytestmark = pytest.mark.workflow
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    shutil.copytree(EXAMPLE, dest / "resources" / "lincs" / "example")
-    return dest
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
