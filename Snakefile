@@ -17,6 +17,7 @@ include: "workflow/rules/splits.smk"
 include: "workflow/rules/valuation.smk"
 include: "workflow/rules/filter_curves.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/datasets.smk"
 
 
 rule all:

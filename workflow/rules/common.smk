@@ -85,3 +85,95 @@ def final_outputs():
             f"{base}/figures/by_det_plate.png",
         ]
     return outputs
+
+
+# ------------------------------------------------------------------ benchmarks (datasets.smk)
+from dvgs.datasets import ORIGINAL_SOURCES
+from dvgs.datasets.cifar10 import BUNDLED_JPEG
+from dvgs.evaluation.suite import METHODS as BENCH_METHODS, UNSUPERVISED_METHODS
+
+BENCH = config["benchmarks"]
+# files each dataset is read from: the bundled copy (resources/benchmarks), or the original files
+BENCH_FILES = {
+    "bundled": {
+        "adult": [s.filename for s in ORIGINAL_SOURCES["adult"]],
+        "blog": [s.filename for s in ORIGINAL_SOURCES["blog"]],
+        "cifar10": [BUNDLED_JPEG.filename],
+    },
+    "download": {name: [s.filename for s in srcs] for name, srcs in ORIGINAL_SOURCES.items()},
+}
+
+
+wildcard_constraints:
+    dataset="adult|blog|cifar10",
+    task="label|noise|unsupervised",
+    method="|".join(BENCH_METHODS),
+    repeat=r"\d+",
+    bench_file="|".join(re.escape(n) for names in BENCH_FILES["download"].values() for n in names),
+
+
+def benchmark_data_dir(dataset):
+    """Folder the benchmark reads `dataset` from (config key benchmarks.data)."""
+    if BENCH["data"] == "bundled":
+        return f"{BENCH['bundled_dir']}/{dataset}"
+    return f"{BENCH['download_dir']}/{dataset}"
+
+
+def benchmark_data_files(dataset):
+    return [f"{benchmark_data_dir(dataset)}/{name}" for name in BENCH_FILES[BENCH["data"]][dataset]]
+
+
+def benchmark_settings(dataset, task, method=None):
+    """The settings one (dataset, task, method) job needs (input of
+    dvgs.evaluation.benchmark.BenchmarkSettings.from_dict): DVGS settings only for dvgs, baseline
+    budgets only for baselines, the encoder only for CIFAR10 supervised tasks, so that changing
+    one method's settings reruns only that method's jobs."""
+    d = BENCH[dataset]
+    shared = ("corruption_fraction", "seed", "filter_fractions", "threads")
+    settings = {
+        **{key: BENCH[key] for key in shared},
+        **{key: d[key] for key in ("n_source", "n_target", "n_test", "noise_max_sd")},
+    }
+    if task == "unsupervised":
+        settings["filter_pca_components"] = BENCH["filter_pca_components"]
+    elif dataset == "cifar10":
+        settings["encoder"] = BENCH["encoder"]
+    if method == "dvgs":
+        settings["dvgs"] = d["dvgs"][task]
+        settings["device"] = BENCH["device"]
+    elif method is not None and method != "random":
+        settings["baselines"] = BENCH["baselines"]
+    return settings
+
+
+def benchmark_trained_encoder(wildcards):
+    """The repeat's target-trained encoder (CIFAR10 supervised tasks without a pretrained one)."""
+    if wildcards.dataset != "cifar10" or wildcards.task == "unsupervised":
+        return None
+    if BENCH["encoder"]["path"]:
+        return None
+    return f"results/benchmarks/cifar10/encoder/repeat{wildcards.repeat}.pt"
+
+
+def benchmark_encoder_input(wildcards):
+    trained = benchmark_trained_encoder(wildcards)
+    if trained:
+        return [trained]
+    if wildcards.dataset == "cifar10" and wildcards.task != "unsupervised":
+        return [BENCH["encoder"]["path"]]
+    return []
+
+
+def benchmark_results():
+    """Per-repeat result tables of the configured suite."""
+    paths = []
+    for dataset in BENCH["datasets"]:
+        d = BENCH[dataset]
+        for task in d["tasks"]:
+            methods = d["methods"].get(task) or BENCH["methods"]
+            if task == "unsupervised":
+                methods = [m for m in methods if m in UNSUPERVISED_METHODS]
+            for method in methods:
+                for repeat in range(BENCH["repeats"]):
+                    paths.append(f"results/benchmarks/{dataset}/{task}/{method}/repeat{repeat}.tsv")
+    return paths
