@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from dvgs.evaluation.benchmark import PAPER_RESULTS, PRIMARY_METRIC  # noqa: E402
+from dvgs.evaluation.plots import save_figure  # noqa: E402
 from dvgs.evaluation.suite import METHODS  # noqa: E402
-from dvgs.io.atomic import atomic_path  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +28,6 @@ COLOURS = {
     "data_oob": "tab:red",
 }
 LABELS = {"auroc": "AUROC(corrupted, -value)", "spearman": "Spearman(phi, -value)"}
-
-
-def _save(fig: plt.Figure, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
 
 
 def _panels(summary: pd.DataFrame) -> list[tuple[str, str]]:
@@ -89,7 +83,7 @@ def plot_benchmark_scores(summary: pd.DataFrame, path: str | Path) -> None:
             ax.legend(loc="lower right", fontsize=8)
     fig.suptitle("Corruption detection by method (mean +- sd over repeats; black: paper)")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_benchmark_filter_curves(summary: pd.DataFrame, path: str | Path) -> None:
@@ -119,4 +113,4 @@ def plot_benchmark_filter_curves(summary: pd.DataFrame, path: str | Path) -> Non
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("Filter curves: solid = lowest values removed first, dashed = highest first")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -24,7 +24,8 @@ METHOD_COLOURS = {
 }
 
 
-def _save(fig: plt.Figure, path: str | Path) -> None:
+def save_figure(fig: plt.Figure, path: str | Path) -> None:
+    """Write ``fig`` as PNG atomically (no timestamp metadata, so reruns give identical bytes)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -59,7 +60,7 @@ def plot_distributions(table: pd.DataFrame, path: str | Path) -> None:
         xlabel="mean cosine similarity to target gradient",
         ylabel="signatures",
     )
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_value_vs_apc(table: pd.DataFrame, path: str | Path) -> None:
@@ -82,7 +83,7 @@ def plot_value_vs_apc(table: pd.DataFrame, path: str | Path) -> None:
         xlabel="APC (mean pairwise Pearson r)",
         ylabel="DVGS value (mean cosine similarity)",
     )
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_filter_curves(curves: pd.DataFrame, path: str | Path) -> None:
@@ -108,7 +109,7 @@ def plot_filter_curves(curves: pd.DataFrame, path: str | Path) -> None:
         ax.legend(title="ranked by")
     n_seeds = curves["seed"].nunique()
     fig.suptitle(f"Filter curves (line: mean, band: min-max over {n_seeds} seeds)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_group_summary(summary: pd.DataFrame, by: str, path: str | Path, top: int = 30) -> None:
@@ -140,7 +141,7 @@ def plot_group_summary(summary: pd.DataFrame, by: str, path: str | Path, top: in
                         va="center", fontsize=8, color="0.4")  # fmt: skip
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def correlation_summary(table: pd.DataFrame) -> dict[str, float]:
