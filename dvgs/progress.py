@@ -21,7 +21,7 @@ class _LogStream(io.TextIOBase):
     """A text stream that turns each tqdm refresh into one log record."""
 
     def write(self, text: str) -> int:
-        line = text.strip("\r\n\x1b[A ")
+        line = text.replace("\x1b[A", "").strip()
         if line:
             logger.info("%s", line)
         return len(text)

@@ -10,7 +10,7 @@ from dvgs.progress import progress_bar
 
 def test_progress_lines_are_logged_with_eta(caplog) -> None:
     with caplog.at_level(logging.INFO, logger="dvgs.progress"):
-        with progress_bar(50, "dvgs", unit="step", interval=0.0) as bar:
+        with progress_bar(50, "APC", unit="step", interval=0.0) as bar:
             for _ in range(50):
                 bar.update(1)
     lines = [r.getMessage() for r in caplog.records if r.name == "dvgs.progress"]
@@ -18,6 +18,7 @@ def test_progress_lines_are_logged_with_eta(caplog) -> None:
     # tqdm's "[elapsed<remaining, rate]" block
     assert any(re.search(r"\d+/50 \[\d\d:\d\d<\d\d:\d\d", line) for line in lines), lines
     assert "50/50" in lines[-1]
+    assert all(line.startswith("APC:") for line in lines), lines
     assert all("\r" not in line and "\x1b" not in line for line in lines)
 
 

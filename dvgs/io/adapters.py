@@ -301,11 +301,22 @@ def _collapse_joined(df: pd.DataFrame, path: Path, release_name: str) -> None:
         if not joined.any():
             continue
         idx = values.index[joined]
+        # distinct parts, CMap's missing marker (-666) and empty parts left out
         parts = (
-            values.loc[idx].str.split("|").map(lambda p: list(dict.fromkeys(x.strip() for x in p)))
+            values.loc[idx]
+            .str.split("|")
+            .map(
+                lambda p: [
+                    x for x in dict.fromkeys(x.strip() for x in p) if x not in _MISSING_TOKENS
+                ]
+            )
         )
+        df.loc[parts.index[parts.map(len) == 0], col] = np.nan  # every part missing
         same = parts.map(len) == 1
         df.loc[same.index[same], col] = parts[same].str[0]
+        mixed_rows = parts.index[parts.map(len) > 1]
+        df.loc[mixed_rows, col] = parts[mixed_rows].str.join("|")
+        same = parts.map(len) <= 1
         mixed = int((~same).sum())
         logger.info(
             "%s: release %r: %d %s values were |-joined per replicate; collapsed %d",

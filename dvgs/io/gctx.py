@@ -466,7 +466,7 @@ class GctxWriter:
         n_genes = max(1, len(self.gene_ids))
         self.chunk_genes = n_genes if chunk_genes is None else min(chunk_genes, n_genes)
         self.compression = compression
-        self._written = 0
+        self._written = np.zeros(n_samples, dtype=bool)  # rows written so far
 
     def __enter__(self) -> GctxWriter:
         self._atomic = atomic_path(self.path)
@@ -500,13 +500,15 @@ class GctxWriter:
                 f"of {self.n_samples} samples"
             )
         self._dset[start : start + block.shape[0]] = block
-        self._written += block.shape[0]
+        self._written[start : start + block.shape[0]] = True
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._file.close()
-        if exc_type is None and self._written != self.n_samples:
+        if exc_type is None and not self._written.all():
+            missing = np.flatnonzero(~self._written)
             exc = ValueError(
-                f"{self.path}: {self._written} of {self.n_samples} rows written; file discarded"
+                f"{self.path}: {int(self._written.sum())} of {self.n_samples} rows written "
+                f"(first missing row {int(missing[0])}); file discarded"
             )
             self._atomic.__exit__(type(exc), exc, None)
             raise exc

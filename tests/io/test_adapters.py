@@ -297,3 +297,18 @@ def test_read_table_float_gene_ids_and_bad_numbers(tmp_path: Path) -> None:
 def test_unknown_format(siginfo_beta: Path) -> None:
     with pytest.raises(ValueError, match="not one of"):
         load_signatures(siginfo_beta, "lincs2017", "r")
+
+
+def test_per_replicate_fields_drop_missing_parts(tmp_path) -> None:
+    """'-666|-666' is missing (NaN, never the text -666); missing parts do not block a collapse."""
+    from pathlib import Path
+
+    from dvgs.io.adapters import _collapse_joined
+
+    df = pd.DataFrame(
+        {"pert_idose": ["-666|-666|-666", "-666|10 uM", "10 uM|10 uM", "10 uM|5 uM", "1 uM"]}
+    )
+    _collapse_joined(df, Path("siginfo.txt"), "test")
+    values = df["pert_idose"].tolist()
+    assert pd.isna(values[0])
+    assert values[1:] == ["10 uM", "10 uM", "10 uM|5 uM", "1 uM"]

@@ -228,9 +228,13 @@ def test_writer_rejects_bad_blocks_and_incomplete_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside the matrix of 4 samples"):
         with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
             w.write(3, np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="2 of 4 rows written; file discarded"):
+    with pytest.raises(ValueError, match=r"2 of 4 rows written \(first missing row 2\)"):
         with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
             w.write(0, np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="2 of 4 rows written"):  # the same rows twice
+        with GctxWriter(path, 4, ["1", "2", "3", "4"], list("abcd")) as w:
+            w.write(0, np.zeros((2, 4)))
+            w.write(0, np.ones((2, 4)))
     assert list(tmp_path.iterdir()) == []
 
 
