@@ -269,6 +269,18 @@ def get_release(name: str, overrides: Mapping[str, Any] | None = None) -> Releas
     return release_from_config({"name": name, **overrides}, base=base)
 
 
+def listed_checksums(
+    checksums_url: str, dest_dir: str | os.PathLike, **kwargs: Any
+) -> dict[str, str] | None:
+    """``{filename: checksum}`` from a ``sha512sum``-style listing, fetched into ``dest_dir``
+    (reused when already there and verified); ``None`` when the listing is a local path that does
+    not exist (the example release before its checksums are written)."""
+    if "://" not in checksums_url and not Path(checksums_url).exists():
+        return None
+    listing = download(checksums_url, Path(dest_dir) / Path(checksums_url).name, **kwargs)
+    return parse_checksum_file(read_text(listing))
+
+
 def resolve_checksums(release: Release, dest_dir: str | os.PathLike, **kwargs: Any) -> Release:
     """Fill open checksums from ``release.checksums_url`` (fetched into ``dest_dir``).
 
@@ -279,13 +291,12 @@ def resolve_checksums(release: Release, dest_dir: str | os.PathLike, **kwargs: A
     if release.checksums_url is None:
         return release
     url = release.checksums_url
-    if "://" not in url and not Path(url).exists():
+    sums = listed_checksums(url, dest_dir, **kwargs)
+    if sums is None:
         logger.warning(
             "release %s: checksum listing %s not found; files stay unpinned", release.name, url
         )
         return release
-    listing = download(url, Path(dest_dir) / Path(url).name, **kwargs)
-    sums = parse_checksum_file(read_text(listing))
     files = dict(release.files)
     for key, rf in release.files.items():
         listed = sums.get(rf.filename)
@@ -307,19 +318,13 @@ def resolve_checksums(release: Release, dest_dir: str | os.PathLike, **kwargs: A
     return dataclasses.replace(release, files=files)
 
 
-def fetch_release_file(
-    release: Release, filename: str, dest_dir: str | os.PathLike, **kwargs: Any
+def fetch_file(
+    rf: ReleaseFile, dest_dir: str | os.PathLike, checksums_url: str | None = None, **kwargs: Any
 ) -> Path:
-    """Fetch one file of ``release`` (by its local file name) into ``dest_dir``, verified.
-
-    Open checksums are first filled from the release's checksum listing (GEO's SHA512SUMS, the
-    example's SHA256SUMS), so every file is checked against the best checksum known.
-    """
-    resolved = resolve_checksums(release, dest_dir, **kwargs)
-    for rf in resolved.files.values():
-        if rf.filename == filename:
-            return rf.fetch(dest_dir, **kwargs)
-    raise KeyError(
-        f"release {release.name!r} has no file named {filename!r}; its files are "
-        f"{sorted(rf.filename for rf in release.files.values())}"
-    )
+    """Fetch one release file into ``dest_dir``, verified; an open checksum is first filled from
+    the listing at ``checksums_url`` (fetched into ``dest_dir`` unless already there, verified)."""
+    if rf.checksum is None and checksums_url is not None:
+        sums = listed_checksums(checksums_url, dest_dir, **kwargs)
+        if sums and rf.filename in sums:
+            rf = dataclasses.replace(rf, checksum=sums[rf.filename])
+    return rf.fetch(dest_dir, **kwargs)

@@ -1,3 +1,4 @@
+import dataclasses
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ else:
     RELEASE_FORMAT = RELEASE.format
     RELEASE_FILENAMES = {key: f.filename for key, f in RELEASE.files.items()}
     FILES_BY_NAME = {f.filename: f for f in RELEASE.files.values()}
+CHECKSUMS_URL = None if RELEASE_NAME == "simulated" else RELEASE.checksums_url
 # checksum listing of the release (GEO's SHA512SUMS, the example's SHA256SUMS): fetched once by
 # rule download_checksum_listing before any release file, so parallel downloads never race on it
 CHECKSUM_LISTING = (
@@ -54,6 +56,11 @@ def release_file(key):
     if key in ("level4", "level5") and name.endswith(".gz"):
         name = name[: -len(".gz")]
     return str(DOWNLOADS / name)
+
+
+def release_file_entry(filename):
+    """url, filename, size and checksum of one file of the release (rule download_release_file)."""
+    return dataclasses.asdict(FILES_BY_NAME[filename])
 
 
 def release_inputs():

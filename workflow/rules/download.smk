@@ -1,10 +1,13 @@
 rule download_release_file:
     input:
-        [CHECKSUM_LISTING] if CHECKSUM_LISTING else [],
+        # only orders the downloads after the listing: a re-fetched listing reruns no download
+        [ancient(CHECKSUM_LISTING)] if CHECKSUM_LISTING else [],
     output:
         f"{config['downloads_dir']}/{{release}}/{{filename}}",
     params:
-        overrides=config.get("releases", {}).get(RELEASE_NAME),
+        # this file's url / size / checksum only: editing another file's entry reruns nothing here
+        file=lambda w: release_file_entry(w.filename),
+        checksums_url=CHECKSUMS_URL,
     log:
         "logs/download/{release}/{filename}.log",
     retries: 2
@@ -53,7 +56,7 @@ if CHECKSUM_LISTING:
         output:
             CHECKSUM_LISTING,
         params:
-            overrides=config.get("releases", {}).get(RELEASE_NAME),
+            checksums_url=CHECKSUMS_URL,
         log:
             f"logs/download/{RELEASE_NAME}/checksum_listing.log",
         retries: 2

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from dvgs.io.releases import get_release, resolve_checksums
+from dvgs.io.releases import listed_checksums
 from dvgs.logs import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log)
-release = get_release(snakemake.config["release"], snakemake.params.overrides)
-resolve_checksums(release, Path(snakemake.output[0]).parent)
+listed_checksums(snakemake.params.checksums_url, Path(snakemake.output[0]).parent)

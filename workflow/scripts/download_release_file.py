@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-from dvgs.io.releases import fetch_release_file, get_release
+from dvgs.io.releases import ReleaseFile, fetch_file
 from dvgs.logs import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log)
-output = Path(snakemake.output[0])
-fetch_release_file(
-    get_release(snakemake.wildcards.release, snakemake.params.overrides),
-    output.name,
-    output.parent,
+fetch_file(
+    ReleaseFile(**snakemake.params.file),
+    Path(snakemake.output[0]).parent,
+    checksums_url=snakemake.params.checksums_url,
 )
