@@ -72,6 +72,9 @@ def value_signatures(
 
     # identity of the data for the checkpoint: a checkpoint over other rows is never resumed
     digest = hashlib.sha256()
+    level5 = Path(level5_path)
+    stat = level5.stat()
+    digest.update(f"{level5.name}:{stat.st_size}:{stat.st_mtime_ns};{'|'.join(gene_ids)};".encode())
     for name in ("target", "source"):
         ids = split.loc[split["set"] == name, "sig_id"].astype(str)
         digest.update(

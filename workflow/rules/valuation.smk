@@ -1,6 +1,8 @@
+# the settings values depend on (params: a change reruns valuation); threads and device are left
+# out on purpose: they change speed, not values, and must not redo hours of valuation
 VALUATION_KEYS = [
     "epochs", "target_batch_size", "source_batch_size", "lr", "weight_decay", "optimizer",
-    "similarity", "every", "restarts", "device", "threads", "precision", "source_mode",
+    "similarity", "every", "restarts", "precision", "source_mode",
 ]
 
 

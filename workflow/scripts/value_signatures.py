@@ -14,7 +14,12 @@ values = value_signatures(
     snakemake.input.level5,
     read_table(snakemake.input.split),
     read_table(snakemake.input.genes)["gene_id"].tolist(),
-    DVGSSettings(**snakemake.params.settings),
+    # threads and device come from the job and the config, not params (they change no value)
+    DVGSSettings(
+        **snakemake.params.settings,
+        threads=snakemake.threads,
+        device=snakemake.config["valuation"]["device"],
+    ),
     seed=int(snakemake.wildcards.seed),
     shard_index=int(snakemake.wildcards.shard),
     n_shards=snakemake.params.n_shards,
