@@ -20,3 +20,13 @@ def setup_logging(log_files: Sequence[str] | str | None = None, level: int = log
         handlers.append(logging.FileHandler(path, mode="w"))
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    """An error that ends a rule's script also lands in its log file (on a cluster, stderr is in
+    the job's output, not under logs/)."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("dvgs").error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
