@@ -48,6 +48,7 @@ def plot_distributions(table: pd.DataFrame, path: str | Path) -> None:
         fontsize=8,
         bbox={"facecolor": "white", "alpha": 0.8},
     )
+    axes[0].yaxis.get_major_locator().set_params(integer=True)  # counts: whole-number ticks
     axes[0].set(
         title=f"APC of level-4 replicates (n={apc.size})",
         xlabel="average pairwise Pearson correlation",
@@ -76,6 +77,8 @@ def plot_value_vs_apc(table: pd.DataFrame, path: str | Path) -> None:
         r = pearsonr(both["apc"], both["dvgs_value"]).statistic
         rho = spearmanr(both["apc"], both["dvgs_value"]).statistic
         label = f"Pearson r = {r:.3f}, Spearman rho = {rho:.3f} (n={len(both)})"
+        if len(both) < 10:
+            label += "\nfew source signatures have an APC: correlations are not informative"
     else:
         label = f"too few signatures with both scores (n={len(both)})"
     ax.set(
@@ -95,10 +98,14 @@ def plot_filter_curves(curves: pd.DataFrame, path: str | Path) -> None:
     }
     for ax, direction in zip(axes, ("low", "high"), strict=True):
         part = curves[curves["direction"] == direction]
+        n_source = int(curves["n_train"].max())
         for method, group in part.groupby("method", sort=True):
             stats = group.groupby("fraction")["test_r2"].agg(["mean", "min", "max"])
             colour = METHOD_COLOURS.get(str(method))
-            ax.plot(100 * stats.index, stats["mean"], marker="o", label=str(method), color=colour)
+            label = str(method)
+            if "n_scored" in group and group["n_scored"].max() < n_source:
+                label += f" ({int(group['n_scored'].max())}/{n_source} scored)"
+            ax.plot(100 * stats.index, stats["mean"], marker="o", label=label, color=colour)
             ax.fill_between(100 * stats.index, stats["min"], stats["max"], alpha=0.2, color=colour)
         ax.set(
             title=titles[direction],

@@ -18,20 +18,25 @@ from dvgs.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 
-def removal_order(scores: np.ndarray, direction: str) -> np.ndarray:
+def removal_order(scores: np.ndarray, direction: str, rng: np.random.Generator) -> np.ndarray:
     """Source positions in the order they are removed.
 
     ``low`` removes the lowest scores first, ``high`` the highest first. Missing scores (NaN,
-    e.g. no APC) rank below every defined score in both directions; ties keep input order.
+    e.g. no APC) rank below every defined score in both directions, in a random order drawn from
+    ``rng`` (not the input order, which would make a sparsely scored method look like a ranking by
+    ``sig_id``); ties among defined scores keep input order.
     """
-    filled = np.where(np.isnan(scores), -np.inf, scores)
+    if direction not in ("low", "high"):
+        raise ValueError(f"filter curves: direction must be 'low' or 'high', got {direction!r}")
+    missing = np.isnan(scores)
+    scored = np.flatnonzero(~missing)
+    keyed = scores[scored] if direction == "low" else -scores[scored]
+    by_score = scored[np.argsort(keyed, kind="stable")]
+    unscored = rng.permutation(np.flatnonzero(missing))
+    # low: unscored first (they rank lowest); high: unscored last
     if direction == "low":
-        return np.argsort(filled, kind="stable")
-    if direction == "high":
-        order = np.argsort(-filled, kind="stable")
-        # NaN (-inf) go last when removing the highest
-        return order
-    raise ValueError(f"filter curves: direction must be 'low' or 'high', got {direction!r}")
+        return np.concatenate([unscored, by_score])
+    return np.concatenate([by_score, unscored])
 
 
 def compute_filter_curves(
@@ -55,7 +60,9 @@ def compute_filter_curves(
 
     ``scores`` maps a method name to a Series of scores indexed by ``sig_id`` (higher = better
     quality); a ``random`` method is added, drawing a fresh random order per seed. Returns
-    ``method, direction, fraction, seed, n_train, test_r2``.
+    ``method, direction, fraction, seed, n_train, n_scored, test_r2`` (``n_scored``: source
+    signatures the method has a score for; the others are removed first, in random order, when
+    removing the lowest).
     """
     if threads:
         torch.set_num_threads(threads)
@@ -92,7 +99,7 @@ def compute_filter_curves(
         full = fit_score(np.ones(n_source, dtype=bool), seed)
         for name, values in per_seed.items():
             for direction in ("low", "high"):
-                order = removal_order(values, direction)
+                order = removal_order(values, direction, np.random.default_rng([seed, 1]))
                 for fraction in fractions:
                     n_remove = int(round(fraction * n_source))
                     if n_remove == 0:
@@ -108,6 +115,7 @@ def compute_filter_curves(
                             "fraction": fraction,
                             "seed": seed,
                             "n_train": n_source - n_remove,
+                            "n_scored": int(np.isfinite(values).sum()),
                             "test_r2": r2,
                         }
                     )

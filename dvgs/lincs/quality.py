@@ -97,6 +97,9 @@ def summarise(table: pd.DataFrame, by: str) -> pd.DataFrame:
             "n_with_apc": grouped["apc"].count().astype("int64"),
         }
     ).reset_index()
+    if by == "pert_id" and "cmap_name" in data.columns:  # compound names next to BRD ids
+        names = grouped["cmap_name"].agg(lambda s: "|".join(dict.fromkeys(s.dropna().astype(str))))
+        out.insert(1, "cmap_name", out[by].map(names))
     return out.sort_values(["n_signatures", by], ascending=[False, True], kind="stable")
 
 

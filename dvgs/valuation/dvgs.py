@@ -359,6 +359,7 @@ def value_sources(
     lo, hi = int(rows[0]), int(rows[-1]) + 1
     device = _resolve_device(settings.device)
     devices = [device] if device.type == "cuda" else []
+    logger.info("valuation on %s (settings.device=%r)", device, settings.device)
     if settings.precision != "float32" and device.type != "cuda":
         raise ValueError(
             f"DVGSSettings.precision={settings.precision!r} (config key valuation.precision) needs "

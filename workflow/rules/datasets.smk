@@ -1,5 +1,5 @@
 # Benchmarks of data valuation on ADULT, BLOG and CIFAR10 (not part of `rule all`):
-#   snakemake --cores 2 --configfile config/benchmarks.yaml benchmark_summary
+#   snakemake --cores 2 benchmark_summary --configfile config/benchmarks.yaml
 
 
 rule download_benchmark_file:
