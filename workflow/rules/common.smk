@@ -148,9 +148,19 @@ def benchmark_settings(dataset, task, method=None):
     if method == "dvgs":
         settings["dvgs"] = d["dvgs"][task]
         settings["device"] = BENCH["device"]
-    elif method is not None and method != "random":
-        settings["baselines"] = BENCH["baselines"]
+    elif method in BASELINE_KNOBS:
+        settings["baselines"] = {k: BENCH["baselines"][k] for k in BASELINE_KNOBS[method]}
     return settings
+
+
+# the budget knobs each baseline reads (a job's params hold only its own)
+BASELINE_KNOBS = {
+    "loo": ("loo_metric",),
+    "tmc_shapley": ("tmc_permutations", "tmc_truncation_tol", "tmc_patience"),
+    "dvrl": ("dvrl_iterations", "dvrl_batch_size"),
+    "knn_shapley": ("knn_k",),
+    "data_oob": ("oob_estimators",),
+}
 
 
 def benchmark_trained_encoder(wildcards):
