@@ -45,7 +45,6 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from dvgs.datasets import DATASETS, BenchmarkData, load_dataset, make_benchmark_split
 from dvgs.evaluation.corruption import add_feature_noise, corrupt_labels
@@ -55,6 +54,7 @@ from dvgs.io.atomic import atomic_path
 from dvgs.models.autoencoder import ConvAutoencoder
 from dvgs.models.encoder import embed, load_encoder, train_encoder
 from dvgs.models.mlp import MLPClassifier
+from dvgs.threads import num_threads
 from dvgs.valuation import baselines
 from dvgs.valuation.dvgs import DVGSSettings, value_sources
 from dvgs.valuation.engine import cross_entropy_per_sample, mse_loss_per_sample
@@ -303,21 +303,16 @@ def fit_benchmark_encoder(
     table with its accuracy on the repeat's test set (the encoder's own classification head)."""
     split = _split("cifar10", repeat, settings, data_dir)
     enc = settings.encoder
-    with threadpool_limits(limits=settings.threads):
-        previous = torch.get_num_threads()
-        torch.set_num_threads(settings.threads)
-        try:
-            start = time.perf_counter()
-            model = train_encoder(
-                split.x_target, split.y_target, seed=derive_seed(settings.seed, "encoder", repeat),
-                epochs=enc.epochs, lr=enc.lr, embedding_dim=enc.embedding_dim,
-                n_classes=split.n_classes,
-            )  # fmt: skip
-            seconds = time.perf_counter() - start
-            with torch.no_grad():
-                logits = model.head(torch.as_tensor(embed(model, split.x_test)))
-        finally:
-            torch.set_num_threads(previous)
+    with num_threads(settings.threads, blas=True):
+        start = time.perf_counter()
+        model = train_encoder(
+            split.x_target, split.y_target, seed=derive_seed(settings.seed, "encoder", repeat),
+            epochs=enc.epochs, lr=enc.lr, embedding_dim=enc.embedding_dim,
+            n_classes=split.n_classes,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            logits = model.head(torch.as_tensor(embed(model, split.x_test)))
     accuracy = float((logits.argmax(1).numpy() == split.y_test).mean())
     logger.info("encoder repeat %d: test accuracy %.3f (%.1f s)", repeat, accuracy, seconds)
     with atomic_path(path) as tmp:
@@ -510,22 +505,17 @@ def run_benchmark(
         )
     if repeat < 0:
         raise ValueError(f"repeat={repeat}, expected >= 0")
-    with threadpool_limits(limits=settings.threads):
-        torch_threads = torch.get_num_threads()
-        torch.set_num_threads(settings.threads)
-        try:
-            problem = make_problem(dataset, task, repeat, settings, data_dir, encoder_path)
-            seed = derive_seed(settings.seed, dataset, task, method, repeat)
-            logger.info("%s/%s/%s repeat %d: n_source=%d, features %s, encoder %s", dataset, task,
-                        method, repeat, problem.x_source.shape[0], problem.x_source.shape[1:],
-                        problem.encoder)  # fmt: skip
-            start = time.perf_counter()
-            values = np.asarray(value_problem(problem, task, method, settings, seed), np.float64)
-            valuation_s = time.perf_counter() - start
-            curves = filter_curves(problem, values, task, settings)
-            runtime_s = time.perf_counter() - start
-        finally:
-            torch.set_num_threads(torch_threads)
+    with num_threads(settings.threads, blas=True):
+        problem = make_problem(dataset, task, repeat, settings, data_dir, encoder_path)
+        seed = derive_seed(settings.seed, dataset, task, method, repeat)
+        logger.info("%s/%s/%s repeat %d: n_source=%d, features %s, encoder %s", dataset, task,
+                    method, repeat, problem.x_source.shape[0], problem.x_source.shape[1:],
+                    problem.encoder)  # fmt: skip
+        start = time.perf_counter()
+        values = np.asarray(value_problem(problem, task, method, settings, seed), np.float64)
+        valuation_s = time.perf_counter() - start
+        curves = filter_curves(problem, values, task, settings)
+        runtime_s = time.perf_counter() - start
     logger.info("valuation %.1f s, with filter curves %.1f s", valuation_s, runtime_s)
     metrics: dict[str, float] = {}
     if task == "label":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,9 +13,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dvgs.evaluation.benchmark import PAPER_RESULTS, PRIMARY_METRIC  # noqa: E402
+from dvgs.evaluation.benchmark import (  # noqa: E402
+    PAPER_RESULTS,
+    PRIMARY_METRIC,
+    compare_with_paper,
+    read_results,
+    summarise_benchmarks,
+)
 from dvgs.evaluation.plots import save_figure  # noqa: E402
 from dvgs.evaluation.suite import METHODS  # noqa: E402
+from dvgs.io.atomic import write_tsv  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +122,18 @@ def plot_benchmark_filter_curves(summary: pd.DataFrame, path: str | Path) -> Non
     fig.suptitle("Filter curves: solid = lowest values removed first, dashed = highest first")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def write_benchmark_summary(inputs: Sequence[str | Path], outputs: Mapping[str, str]) -> None:
+    """Everything rule summarise_benchmarks writes, from the per-repeat tables ``inputs``.
+
+    ``outputs`` needs keys ``results`` (all repeats), ``summary``, ``comparison`` (beside the
+    paper), ``scores`` and ``curves`` (figures).
+    """
+    results = read_results(inputs)
+    summary = summarise_benchmarks(results)
+    write_tsv(results, outputs["results"], float_format="%.9g")
+    write_tsv(summary, outputs["summary"], float_format="%.6g")
+    write_tsv(compare_with_paper(summary), outputs["comparison"], float_format="%.4g")
+    plot_benchmark_scores(summary, outputs["scores"])
+    plot_benchmark_filter_curves(summary, outputs["curves"])

@@ -33,6 +33,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
+from dvgs.threads import num_threads
+
 logger = logging.getLogger(__name__)
 
 Metric = Literal["accuracy", "log_loss"]
@@ -437,14 +439,9 @@ def value_dvrl(
     most stable single-threaded. On ADULT (1000 source, 20 % flipped) 1000 iterations gave AUROC
     0.87 in ~30 s; 2000 iterations drifted down (0.80), hence the default.
     """
-    if torch_threads is None:
-        return _dvrl(**locals())
-    previous = torch.get_num_threads()
-    torch.set_num_threads(torch_threads)
-    try:
-        return _dvrl(**locals())
-    finally:
-        torch.set_num_threads(previous)
+    arguments = dict(locals())
+    with num_threads(torch_threads):
+        return _dvrl(**arguments)
 
 
 def _dvrl(

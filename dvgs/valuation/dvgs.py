@@ -18,11 +18,10 @@ outside the shard). Either way the training trajectory and every row's values do
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from torch import Tensor, nn
 
 from dvgs.io.atomic import atomic_path
 from dvgs.progress import progress_bar
+from dvgs.threads import num_threads
 from dvgs.valuation.engine import (
     SIMILARITIES,
     LossFn,
@@ -219,19 +219,6 @@ def _class_weights(y: Tensor) -> Tensor:
     return 1.0 / counts[y].to(torch.float32)
 
 
-@contextlib.contextmanager
-def _num_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _as_tensor(a: np.ndarray | Tensor, device: torch.device, dtype: torch.dtype | None) -> Tensor:
     t = a if isinstance(a, Tensor) else torch.from_numpy(np.ascontiguousarray(a))
     return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device=device)
@@ -415,7 +402,7 @@ def value_sources(
     done = start_restart * total_steps + start_epoch * steps_per_epoch
     bar = progress_bar(settings.restarts * total_steps, "dvgs", unit="step", disable=not progress,
                        initial=done)  # fmt: skip
-    with _num_threads(settings.threads), torch.random.fork_rng(devices=devices), bar:
+    with num_threads(settings.threads), torch.random.fork_rng(devices=devices), bar:
         for restart in range(start_restart, settings.restarts):
             torch.manual_seed(_derive_seed(seed, restart, 0))
             model = model_factory().to(device)
