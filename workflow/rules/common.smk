@@ -163,6 +163,18 @@ BASELINE_KNOBS = {
 }
 
 
+def benchmark_encoder_settings():
+    """Settings the encoder-training job reads: the split sizes and seed, the encoder, threads
+    (not corruption or filter settings, which must not retrain the encoders)."""
+    d = BENCH["cifar10"]
+    return {
+        "seed": BENCH["seed"],
+        "threads": BENCH["threads"],
+        "encoder": BENCH["encoder"],
+        **{key: d[key] for key in ("n_source", "n_target", "n_test")},
+    }
+
+
 def benchmark_trained_encoder(wildcards):
     """The repeat's target-trained encoder (CIFAR10 supervised tasks without a pretrained one)."""
     if wildcards.dataset != "cifar10" or wildcards.task == "unsupervised":

@@ -20,7 +20,7 @@ rule train_benchmark_encoder:
         "results/benchmarks/cifar10/encoder/repeat{repeat}.pt",
         table="results/benchmarks/cifar10/encoder/repeat{repeat}.tsv",
     params:
-        settings=benchmark_settings("cifar10", "label"),
+        settings=benchmark_encoder_settings(),
         data_dir=lambda w, input: str(Path(input.data[0]).parent),
     threads: BENCH["threads"]
     log:
