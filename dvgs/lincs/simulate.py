@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from dvgs.io import gctx
 from dvgs.io.atomic import write_tsv
 from dvgs.lincs.modz import cc_q75, modz
+from dvgs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ FILES = {
 @dataclass(frozen=True)
 class SimulationSettings:
     n_signatures: int = 2000
-    n_genes: int = 12328  # all genes; the first 978 ids in geneinfo order are landmarks
+    n_genes: int = 12328  # all genes; the 978 landmark rows are scattered among them
     n_cells: int = 30
     n_compounds: int = 500
     replicate_probs: tuple[float, ...] = (0.08, 0.22, 0.6, 0.1)  # P(1, 2, 3, 4 replicates)
@@ -152,7 +152,7 @@ def simulate_release(out_dir: str | Path, settings: SimulationSettings) -> dict[
         chunk_rows=settings.chunk_rows,
         chunk_genes=settings.chunk_genes,
     ) as writer:
-        bar = tqdm(total=n_samples, desc="simulate level 4", unit="replicate", disable=True)
+        bar = progress_bar(n_samples, "simulate level 4", unit="replicate")
         for start in range(0, n_samples, settings.block_rows):
             stop = min(start + settings.block_rows, n_samples)
             sigs = sig_of_row[start:stop]
